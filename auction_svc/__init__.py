@@ -1,0 +1,1 @@
+"""AuctionService: create, read and list auctions."""

@@ -1,0 +1,16 @@
+"""``python -m auction_svc``: serves AuctionService (port GAVEL_AUCTION_PORT)."""
+
+from auction_svc import service
+from gavel.server import ServiceSpec, run
+
+SPEC = ServiceSpec(
+    name="auction_svc",
+    port=lambda s: s.auction_port,
+    metrics_port=lambda s: s.auction_metrics_port,
+    service_names=[service.SERVICE_NAME],
+    write_methods=service.WRITE_METHODS,
+    setup=service.setup,
+)
+
+if __name__ == "__main__":
+    run(SPEC)

@@ -1,0 +1,67 @@
+"""The AuctionService servicer: proto in, domain calls, proto out; nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import grpc
+
+from auction_svc import creation, listing
+from gavel import cql
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+from gavel.auction_store import AuctionStore
+from gavel.errors import FieldViolation, InvalidArgument, NotFound
+from gavel.interceptors import require_principal
+from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_auction_id
+from gavel.settings import Settings
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
+WRITE_METHODS = frozenset({f"/{SERVICE_NAME}/CreateAuction"})
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AuctionService(pb_grpc.AuctionServiceServicer):
+    def __init__(self, store: AuctionStore, clock: Clock = utcnow) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def CreateAuction(self, request: pb.CreateAuctionRequest, context: grpc.aio.ServicerContext) -> pb.Auction:
+        seller = require_principal()
+        auction = creation.new_auction(request, seller.user_id, self._clock())
+        stored, _created = await self._store.create(auction)
+        return auction_to_pb(stored, self._clock())
+
+    async def GetAuction(self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext) -> pb.Auction:
+        auction_id = parse_auction_id(request.auction_id)
+        auction = await self._store.get(auction_id)
+        if auction is None:
+            raise NotFound(f"auction {auction_id} not found")
+        return auction_to_pb(auction, self._clock())
+
+    async def ListAuctions(
+        self, request: pb.ListAuctionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAuctionsResponse:
+        if request.status != pb.AUCTION_STATUS_UNSPECIFIED and request.status not in STATUS_FROM_PB:
+            raise InvalidArgument([FieldViolation("status", "unknown status")])
+        query = listing.Query(
+            status=STATUS_FROM_PB.get(request.status),
+            seller_id=request.seller_id,
+            page_size=listing.page_size(request.page_size),
+        )
+        now = self._clock()
+        auctions, token = await listing.list_auctions(self._store, query, request.page_token, now)
+        return pb.ListAuctionsResponse(auctions=[auction_to_pb(a, now) for a in auctions], next_page_token=token)
+
+
+async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, settings: Settings) -> None:
+    session = cql.connect(settings, settings.cassandra_keyspace)
+    resources.callback(session.cluster.shutdown)
+    pb_grpc.add_AuctionServiceServicer_to_server(AuctionService(AuctionStore(session)), server)

@@ -1,0 +1,1 @@
+"""BidService: declared in the contract; its methods answer UNIMPLEMENTED until they are built."""

@@ -1,0 +1,84 @@
+"""``python -m devstack up``: the whole local stack in the foreground, until Ctrl-C / SIGTERM.
+
+``python -m devstack install`` only installs what the stack needs (the Cassandra server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+
+from devstack import components
+from devstack.stack import Stack
+from gavel import logs
+from gavel.auth import mint_dev_token
+from gavel.settings import Settings
+
+
+def _banner(settings: Settings, seconds: float) -> str:
+    s = settings
+    token = mint_dev_token("dev-user", s.jwt_secret, s.jwt_audience)
+    return f"""
+Gavel is up ({seconds:.1f}s).
+
+  Gateway (gRPC, gRPC-Web, REST)  http://localhost:{s.envoy_port}
+  AuctionService (direct gRPC)    localhost:{s.auction_port}
+  BidService                      localhost:{s.bid_port}
+  StreamService                   localhost:{s.stream_port}
+  Cassandra (CQL)                 localhost:{s.cassandra_port}
+  NATS                            localhost:{s.nats_port}   monitor http://localhost:{s.nats_monitor_port}
+  Envoy admin                     http://localhost:{s.envoy_admin_port}
+  Logs                            {s.data_dir.resolve() / 'logs'}
+
+Dev bearer token (user "dev-user", 12 h):
+  export TOKEN={token}
+
+  curl -s -X POST localhost:{s.envoy_port}/auctions -H "authorization: Bearer $TOKEN" \\
+    -d '{{"item": {{"name": "Lamp"}}, "endDate": "2030-01-01T00:00:00Z", "startingPrice": 1000}}'
+
+Ctrl-C stops everything.
+"""
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def up() -> None:
+    settings = Settings()
+    logs.configure("devstack", settings.log_level)
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the stack like Ctrl-C does
+    started = time.monotonic()
+    stack = Stack(settings)
+    try:
+        stack.start()
+        print(_banner(settings, time.monotonic() - started), flush=True)
+        while all(p.alive() for p in stack.processes.values()):
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
+        for proc in stack.processes.values():
+            if not proc.alive():
+                logging.error("%s exited; stopping the stack. Last lines:\n%s", proc.name, proc.log_tail())
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="devstack")
+    parser.add_argument("command", choices=["up", "install"])
+    args = parser.parse_args()
+    if args.command == "install":
+        components.install_cassandra(Settings())
+    else:
+        up()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""What the local stack runs, how each piece is installed, and when each counts as ready.
+
+Readiness is always the real thing answering: CQL answers a query, JetStream answers (and
+reports fsync-always), gRPC health says SERVING, Envoy's admin says LIVE.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
+from string import Template
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from devstack.process import ManagedProcess
+from gavel import cql
+from gavel.settings import Settings
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+CASSANDRA_VERSION = "5.0.9"
+DESCRIPTOR = ROOT / "build" / "gavel.binpb"
+
+
+class NotReady(Exception):
+    pass
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def wait_ready(proc: ManagedProcess, check: Callable[[], None], timeout: float) -> None:
+    """Polls ``check`` until it passes; fails fast with the log tail if the process died."""
+
+    def attempt() -> None:
+        if not proc.alive():
+            raise StackError(f"{proc.name} exited during start-up; last log lines:\n{proc.log_tail()}")
+        check()
+
+    try:
+        for try_ in Retrying(
+            retry=retry_if_exception_type(NotReady), stop=stop_after_delay(timeout), wait=wait_fixed(0.25)
+        ):
+            with try_:
+                attempt()
+    except RetryError as exc:
+        raise StackError(
+            f"{proc.name} not ready after {timeout:.0f}s: {exc.last_attempt.exception()}\n{proc.log_tail()}"
+        ) from None
+
+
+# --- Cassandra ---------------------------------------------------------------------------
+
+def cassandra_home(settings: Settings) -> Path:
+    return settings.cache_dir / f"cassandra-{CASSANDRA_VERSION}"
+
+
+def install_cassandra(settings: Settings) -> Path:
+    """Assembles the server from Maven Central once; later runs find it in the cache."""
+    home = cassandra_home(settings)
+    stamp = home / ".installed"
+    if stamp.exists():
+        return home
+    lib = home / "lib"
+    if lib.exists():
+        shutil.rmtree(lib)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(HERE / "cassandra" / "pom.xml"), "dependency:copy-dependencies",
+         f"-DoutputDirectory={lib}", "-DincludeScope=runtime", f"-Dcassandra.version={CASSANDRA_VERSION}"],
+        check=True,
+    )
+    stamp.write_text(CASSANDRA_VERSION + "\n")
+    return home
+
+
+def cassandra_process(settings: Settings) -> ManagedProcess:
+    home = install_cassandra(settings)
+    data = (settings.data_dir / "cassandra").resolve()
+    for sub in ("data", "commitlog", "hints", "saved_caches", "cdc_raw", "logs", "triggers"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    config = data / "cassandra.yaml"
+    config.write_text(
+        Template((HERE / "cassandra" / "cassandra.yaml.tmpl").read_text()).substitute(
+            storage_port=settings.cassandra_storage_port, native_port=settings.cassandra_port, data=data
+        )
+    )
+    jvm_options = [
+        line.strip()
+        for line in (HERE / "cassandra" / "jvm.options").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    lib = home / "lib"
+    argv = [
+        "java",
+        f"-Xms{settings.cassandra_heap}",
+        f"-Xmx{settings.cassandra_heap}",
+        *jvm_options,
+        f"-javaagent:{next(lib.glob('jamm-*.jar'))}",
+        "-Dcassandra-foreground=yes",
+        f"-Dcassandra.config=file://{config}",
+        f"-Dlogback.configurationFile={HERE / 'cassandra' / 'logback.xml'}",
+        f"-Dcassandra.logdir={data / 'logs'}",
+        f"-Dcassandra.storagedir={data}",
+        f"-Dcassandra.triggers_dir={data / 'triggers'}",
+        "-cp",
+        f"{lib}/*",
+        "org.apache.cassandra.service.CassandraDaemon",
+    ]
+    return ManagedProcess("cassandra", argv, settings.data_dir / "logs" / "cassandra.log")
+
+
+def cassandra_ready(settings: Settings) -> None:
+    from cassandra.cluster import NoHostAvailable
+
+    # The port first: the driver logs every refused attempt as an error.
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", settings.cassandra_port)) != 0:
+            raise NotReady("CQL port not open yet")
+
+    try:
+        session = cql.connect(settings)
+    except NoHostAvailable as exc:
+        raise NotReady(str(exc)) from None
+    try:
+        session.execute("SELECT release_version FROM system.local")
+    finally:
+        session.cluster.shutdown()
+
+
+# --- NATS --------------------------------------------------------------------------------
+
+def nats_process(settings: Settings) -> ManagedProcess:
+    data = (settings.data_dir / "nats").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    config = data / "nats.conf"
+    config.write_text(
+        Template((HERE / "nats.conf.tmpl").read_text()).substitute(
+            port=settings.nats_port, monitor_port=settings.nats_monitor_port, store_dir=data / "jetstream"
+        )
+    )
+    server = Path(sys.executable).parent / "nats-server"
+    return ManagedProcess("nats", [str(server), "-c", str(config)], settings.data_dir / "logs" / "nats.log")
+
+
+def nats_ready(settings: Settings) -> None:
+    try:
+        varz = httpx.get(f"http://127.0.0.1:{settings.nats_monitor_port}/varz", timeout=1).json()
+    except httpx.HTTPError as exc:
+        raise NotReady(str(exc)) from None
+    jetstream = varz.get("jetstream", {}).get("config")
+    if not jetstream:
+        raise StackError("nats-server is up without JetStream")
+    if jetstream.get("sync_always") is not True:
+        raise StackError(
+            "nats-server does not fsync every write (jetstream sync_interval: always); refusing to start"
+        )
+
+
+# --- Gavel's services --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServiceDef:
+    module: str
+    port_field: str
+
+
+SERVICES = (
+    ServiceDef("auction_svc", "auction_port"),
+    ServiceDef("bid_svc", "bid_port"),
+    ServiceDef("stream_svc", "stream_port"),
+)
+
+
+def service_process(settings: Settings, service: ServiceDef) -> ManagedProcess:
+    return ManagedProcess(
+        service.module,
+        [sys.executable, "-m", service.module],
+        settings.data_dir / "logs" / f"{service.module}.log",
+        env=settings.as_env(),
+        cwd=ROOT,
+    )
+
+
+def service_ready(settings: Settings, service: ServiceDef) -> None:
+    target = settings.service_target(getattr(settings, service.port_field))
+    with grpc.insecure_channel(target) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError as exc:
+            raise NotReady(f"{service.module}: {exc.code().name}") from None
+    if reply.status != health_pb2.HealthCheckResponse.SERVING:
+        raise NotReady(f"{service.module}: {reply.status}")
+
+
+def migrate(settings: Settings) -> None:
+    """The schema step, run as its own process exactly as a k8s Job would run it."""
+    subprocess.run([sys.executable, "-m", "gavel.migrate"], env=settings.as_env(), cwd=ROOT, check=True)
+
+
+# --- Envoy -------------------------------------------------------------------------------
+
+def envoy_process(settings: Settings) -> ManagedProcess:
+    from gateway_envoy.render import render
+
+    if not DESCRIPTOR.exists():
+        raise StackError(f"{DESCRIPTOR} is missing: run `make proto`")
+    config = (settings.data_dir / "envoy.yaml").resolve()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(render(settings, DESCRIPTOR))
+    envoy = Path(sys.executable).parent / "envoy"
+    argv = [str(envoy), "-c", str(config), "--log-level", "warn",
+            "--base-id", str(settings.envoy_admin_port)]  # two stacks (dev and tests) can coexist
+    return ManagedProcess("envoy", argv, settings.data_dir / "logs" / "envoy.log")
+
+
+def envoy_ready(settings: Settings) -> None:
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{settings.envoy_admin_port}/ready", timeout=1)
+    except httpx.HTTPError as exc:
+        raise NotReady(str(exc)) from None
+    if reply.status_code != 200:
+        raise NotReady(f"envoy: {reply.text.strip()}")
+
+
+def ensure_port_free(port: int) -> None:
+    """Fails fast when another stack (or anything else) already holds a port we need."""
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            raise StackError(f"port {port} is already in use: is another stack running?")

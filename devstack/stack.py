@@ -1,0 +1,76 @@
+"""Starts the components in order, each gated on its readiness, and stops them in reverse."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from devstack import components as c
+from devstack.process import ManagedProcess
+from gavel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Stack:
+    def __init__(self, settings: Settings, *, gateway: bool = True, services: bool = True) -> None:
+        self.settings = settings
+        self.gateway = gateway
+        self.services = services
+        self.processes: dict[str, ManagedProcess] = {}
+
+    def _start(self, proc: ManagedProcess, ready: c.Callable[[], None], timeout: float) -> None:
+        proc.start()
+        self.processes[proc.name] = proc
+        c.wait_ready(proc, ready, timeout)
+        log.info("%s ready (pid %d)", proc.name, proc.pid)
+
+    def start(self) -> None:
+        s = self.settings
+        ports = [s.cassandra_port, s.cassandra_storage_port, s.nats_port, s.nats_monitor_port]
+        if self.services:
+            ports += [s.auction_port, s.bid_port, s.stream_port]
+        if self.gateway:
+            ports += [s.envoy_port, s.envoy_admin_port]
+        for port in ports:
+            c.ensure_port_free(port)
+        try:
+            # The two stores start together; each is then awaited on its own readiness.
+            cassandra, nats = c.cassandra_process(s), c.nats_process(s)
+            cassandra.start()
+            self.processes[cassandra.name] = cassandra
+            self._start(nats, lambda: c.nats_ready(s), timeout=30)
+            c.wait_ready(cassandra, lambda: c.cassandra_ready(s), timeout=180)
+            log.info("cassandra ready (pid %d)", cassandra.pid)
+            c.migrate(s)
+            if self.services:
+                for service in c.SERVICES:
+                    self.start_service(service)
+            if self.gateway:
+                self._start(c.envoy_process(s), lambda: c.envoy_ready(s), timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_service(self, service: c.ServiceDef) -> ManagedProcess:
+        """(Re)starts one service; tests use it to restart a killed one."""
+        proc = c.service_process(self.settings, service)
+        self._start(proc, lambda: c.service_ready(self.settings, service), timeout=30)
+        return proc
+
+    def stop(self) -> None:
+        for name, proc in reversed(list(self.processes.items())):
+            log.info("stopping %s", name)
+            proc.stop(timeout=30 if name == "cassandra" else 10)
+        self.processes.clear()
+
+
+@contextmanager
+def running(settings: Settings, **kwargs: bool) -> Iterator[Stack]:
+    stack = Stack(settings, **kwargs)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -1,0 +1,1 @@
+"""The Envoy gateway: its config template and the renderer that fills it from settings."""

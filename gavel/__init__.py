@@ -1,0 +1,1 @@
+"""Code shared by Gavel's services: settings, logging, metrics, auth, serve(), storage and log connections."""

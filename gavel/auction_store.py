@@ -1,0 +1,165 @@
+"""The auctions as Cassandra holds them: the auction partition and the tables that index it.
+
+Every service that reads an auction reads it here. The partition is the source of truth;
+the index tables (by end hour, by seller) are written so that a crash between writes leaves
+at worst a stale hint, which readers check against the partition and skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cassandra import ConsistencyLevel, OperationTimedOut, WriteTimeout
+from cassandra.cluster import Session
+from cassandra.query import BoundStatement
+
+from gavel import cql
+from gavel.domain.auction import Auction, Item
+
+END_HOURS_SCOPE = "auctions"
+
+_AUCTION_COLUMNS = (
+    "auction_id, seller_id, item_name, item_description, item_image_url, start_date, end_date,"
+    " starting_price, currency, created_at, version, highest_bid, highest_bidder_id, bid_count,"
+    " closed_at, cancelled_at, winner_id"
+)
+
+
+def end_hour(moment: datetime) -> int:
+    """The bucket an end time falls in: whole hours since the epoch."""
+    return int(moment.timestamp()) // 3600
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def _auction(row: object) -> Auction:
+    r = row  # a named tuple from the driver
+    return Auction(
+        auction_id=r.auction_id,
+        seller_id=r.seller_id,
+        item=Item(name=r.item_name, description=r.item_description or "", image_url=r.item_image_url or ""),
+        start_date=_utc(r.start_date),
+        end_date=_utc(r.end_date),
+        starting_price=r.starting_price,
+        currency=r.currency,
+        created_at=_utc(r.created_at),
+        version=r.version or 0,
+        highest_bid=r.highest_bid or 0,
+        highest_bidder_id=r.highest_bidder_id or "",
+        bid_count=r.bid_count or 0,
+        closed_at=_utc(r.closed_at),
+        cancelled_at=_utc(r.cancelled_at),
+        winner_id=r.winner_id or "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EndEntry:
+    end_date: datetime
+    auction_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class SellerEntry:
+    created_at: datetime
+    auction_id: uuid.UUID
+
+
+class AuctionStore:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        p = session.prepare
+        self._insert = p(
+            "INSERT INTO auctions (auction_id, seller_id, item_name, item_description, item_image_url,"
+            " start_date, end_date, starting_price, currency, created_at, version, highest_bid,"
+            " highest_bidder_id, bid_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0) IF NOT EXISTS"
+        )
+        self._select = p(f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
+        self._insert_end_hour = p("INSERT INTO end_hours (scope, end_hour) VALUES (?, ?)")
+        self._insert_by_end = p(
+            "INSERT INTO auctions_by_end_hour (end_hour, end_date, auction_id) VALUES (?, ?, ?)"
+        )
+        self._insert_by_seller = p(
+            "INSERT INTO auctions_by_seller (seller_id, created_at, auction_id) VALUES (?, ?, ?)"
+        )
+        self._hours_up = p("SELECT end_hour FROM end_hours WHERE scope = ? AND end_hour >= ? LIMIT ?")
+        self._hours_down = p(
+            "SELECT end_hour FROM end_hours WHERE scope = ? AND end_hour <= ? ORDER BY end_hour DESC LIMIT ?"
+        )
+        self._by_end_up = p(
+            "SELECT end_date, auction_id FROM auctions_by_end_hour WHERE end_hour = ?"
+            " AND (end_date, auction_id) > (?, ?) LIMIT ?"
+        )
+        self._by_end_down = p(
+            "SELECT end_date, auction_id FROM auctions_by_end_hour WHERE end_hour = ?"
+            " AND (end_date, auction_id) < (?, ?) ORDER BY end_date DESC, auction_id DESC LIMIT ?"
+        )
+        self._by_seller = p(
+            "SELECT created_at, auction_id FROM auctions_by_seller WHERE seller_id = ?"
+            " AND (created_at, auction_id) < (?, ?) LIMIT ?"
+        )
+
+    async def create(self, auction: Auction) -> tuple[Auction, bool]:
+        """Stores a new auction unless one with its id exists; returns the stored one and
+        whether this call created it (False: an idempotent retry)."""
+        a = auction
+        hour = end_hour(a.end_date)
+        # The end-hour hint goes first: an auction that exists is always findable by the closer.
+        await cql.execute(self._session, self._insert_end_hour, (END_HOURS_SCOPE, hour))
+        await cql.execute(self._session, self._insert_by_end, (hour, a.end_date, a.auction_id))
+        params = (
+            a.auction_id, a.seller_id, a.item.name, a.item.description, a.item.image_url,
+            a.start_date, a.end_date, a.starting_price, a.currency, a.created_at,
+        )
+        try:
+            result = await cql.execute(self._session, self._insert, params, profile=cql.LWT_PROFILE)
+            created = result.was_applied
+        except (WriteTimeout, OperationTimedOut):
+            created = None  # unknown: the compare-and-set may have been applied
+        stored = await self.get(a.auction_id, serial=created is None)
+        if stored is None:
+            raise OperationTimedOut("auction create outcome unknown and not visible; retry with the same request_id")
+        if created is None:
+            created = stored.created_at == a.created_at and stored.seller_id == a.seller_id
+        # Written from the stored values so a retry rewrites the same entry, never a second one.
+        await cql.execute(
+            self._session, self._insert_by_seller, (stored.seller_id, stored.created_at, stored.auction_id)
+        )
+        return stored, created
+
+    async def get(self, auction_id: uuid.UUID, *, serial: bool = False) -> Auction | None:
+        statement: BoundStatement = self._select.bind((auction_id,))
+        if serial:
+            statement.consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        rows = (await cql.execute(self._session, statement)).current_rows
+        if not rows or rows[0].seller_id is None:
+            return None
+        return _auction(rows[0])
+
+    async def get_many(self, auction_ids: list[uuid.UUID]) -> dict[uuid.UUID, Auction]:
+        found = await asyncio.gather(*(self.get(i) for i in auction_ids))
+        return {a.auction_id: a for a in found if a is not None}
+
+    async def end_hours(self, start: int, *, ascending: bool, limit: int) -> list[int]:
+        query = self._hours_up if ascending else self._hours_down
+        rows = await cql.execute(self._session, query, (END_HOURS_SCOPE, start, limit))
+        return [r.end_hour for r in rows.current_rows]
+
+    async def ending_in(
+        self, hour: int, after: EndEntry, *, ascending: bool, limit: int
+    ) -> list[EndEntry]:
+        """Entries of one end hour strictly after (or, descending, before) ``after``."""
+        query = self._by_end_up if ascending else self._by_end_down
+        rows = await cql.execute(self._session, query, (hour, after.end_date, after.auction_id, limit))
+        return [EndEntry(_utc(r.end_date), r.auction_id) for r in rows.current_rows]
+
+    async def by_seller(self, seller_id: str, before: SellerEntry, limit: int) -> list[SellerEntry]:
+        rows = await cql.execute(
+            self._session, self._by_seller, (seller_id, before.created_at, before.auction_id, limit)
+        )
+        return [SellerEntry(_utc(r.created_at), r.auction_id) for r in rows.current_rows]

@@ -1,0 +1,66 @@
+"""Who is calling: bearer JWTs from gRPC metadata ``authorization: Bearer <JWT>``.
+
+The algorithm is pinned (HS256 locally) so a token cannot pick its own verification; ``sub``,
+``aud`` and ``exp`` are required. Production swaps the shared secret for JWKS-published
+asymmetric keys — only :class:`TokenVerifier` changes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass
+
+import jwt
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+
+
+class InvalidToken(Exception):
+    """The caller sent a token that does not verify; the message says why, for the status."""
+
+
+#: The verified caller of the current RPC, or None when it came anonymously.
+current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "current_principal", default=None
+)
+
+
+class TokenVerifier:
+    def __init__(self, secret: str, audience: str) -> None:
+        self._secret = secret
+        self._audience = audience
+
+    def verify(self, authorization: str) -> Principal:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("authorization must be 'Bearer <JWT>'")
+        try:
+            claims = jwt.decode(
+                token.strip(),
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                options={"require": ["exp", "sub", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"invalid token: {exc}") from exc
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub:
+            raise InvalidToken("token 'sub' must be a non-empty string")
+        return Principal(user_id=sub)
+
+
+def mint_dev_token(user_id: str, secret: str, audience: str = "gavel", ttl_s: int = 12 * 3600) -> str:
+    """A token for local use (the launcher's banner, tests, the CLI's ``token``)."""
+    now = int(time.time())
+    return jwt.encode(
+        {"sub": user_id, "aud": audience, "iat": now, "exp": now + ttl_s}, secret, algorithm=ALGORITHM
+    )

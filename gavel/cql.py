@@ -1,0 +1,88 @@
+"""The Cassandra session every service shares, and an asyncio bridge to the driver.
+
+Two execution profiles, chosen on purpose:
+- ``default``: LOCAL_QUORUM with the driver's standard retries, for plain reads and
+  idempotent writes.
+- ``lwt``: serial consistency LOCAL_SERIAL and *no* driver retries. A compare-and-set that
+  timed out may still have been applied, so re-sending it blindly could apply it twice (or
+  report a loss that was a win); the caller resolves an unknown outcome with a SERIAL read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, ResultSet, Session
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    FallthroughRetryPolicy,
+    RetryPolicy,
+    TokenAwarePolicy,
+)
+
+from gavel.settings import Settings
+
+LWT_PROFILE = "lwt"
+
+
+def connect(settings: Settings, keyspace: str | None = None) -> Session:
+    """Opens the cluster connection; blocking, so call it once at start-up."""
+
+    def balancing() -> TokenAwarePolicy:
+        return TokenAwarePolicy(DCAwareRoundRobinPolicy())
+
+    profiles = {
+        EXEC_PROFILE_DEFAULT: ExecutionProfile(
+            load_balancing_policy=balancing(),
+            retry_policy=RetryPolicy(),
+            consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+            request_timeout=10.0,
+        ),
+        LWT_PROFILE: ExecutionProfile(
+            load_balancing_policy=balancing(),
+            retry_policy=FallthroughRetryPolicy(),
+            consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+            serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+            request_timeout=10.0,
+        ),
+    }
+    cluster = Cluster(
+        contact_points=settings.cassandra_contact_points,
+        port=settings.cassandra_port,
+        execution_profiles=profiles,
+        protocol_version=5,
+    )
+    return cluster.connect(keyspace)
+
+
+async def execute(
+    session: Session,
+    query: Any,
+    params: Any = None,
+    *,
+    profile: str | object = EXEC_PROFILE_DEFAULT,
+    paging_state: bytes | None = None,
+) -> ResultSet:
+    """Runs one statement without blocking the event loop.
+
+    Only the first page is fetched; use ``rs.current_rows`` and ``rs.paging_state`` (iterating
+    the result would page synchronously on the loop).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    rf: ResponseFuture = session.execute_async(
+        query, params, execution_profile=profile, paging_state=paging_state
+    )
+
+    def settle(_: Any = None) -> None:
+        if not done.done():
+            done.set_result(None)
+
+    rf.add_callbacks(
+        lambda rows: loop.call_soon_threadsafe(settle),
+        lambda exc: loop.call_soon_threadsafe(settle),
+    )
+    await done
+    return rf.result()  # done: returns the ResultSet or raises the driver's error

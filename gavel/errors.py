@@ -1,0 +1,82 @@
+"""Gavel's errors and the one place that turns them into gRPC statuses.
+
+Services raise these; the server's interceptor maps them, so every RPC answers bad input the
+same way: the canonical code, a message, and for INVALID_ARGUMENT a ``google.rpc.BadRequest``
+naming each field (which Envoy turns into a 400 with a JSON body).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class GavelError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def to_status(self) -> grpc.Status:
+        return rpc_status.to_status(
+            status_pb2.Status(code=self.code.value[0], message=str(self))
+        )
+
+
+class InvalidArgument(GavelError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+
+    def to_status(self) -> grpc.Status:
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in self.violations
+                ]
+            )
+        )
+        return rpc_status.to_status(
+            status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(self), details=[detail])
+        )
+
+
+class NotFound(GavelError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class Unauthenticated(GavelError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(GavelError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unavailable(GavelError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
+    """The field violations a failed call carried (clients and tests read them here)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return []
+    found: list[FieldViolation] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            found += [FieldViolation(v.field, v.description) for v in bad.field_violations]
+    return found

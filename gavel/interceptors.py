@@ -1,0 +1,161 @@
+"""Server interceptors shared by every service: request context, metrics, errors, auth.
+
+gRPC's aio interceptors see only the method name and metadata, not the call; each one here
+therefore wraps the method's handler in an async context manager that runs inside the RPC's
+own task (where context variables and ``context`` are available). Order, outermost first:
+request id → metrics → error mapping → auth → the servicer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from grpc.aio import ServicerContext
+from prometheus_client import Counter, Histogram
+
+from gavel import auth, logs
+from gavel.errors import GavelError, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+Around = Callable[[str, Mapping[str, str], ServicerContext], contextlib.AbstractAsyncContextManager[None]]
+
+
+def _wrap(handler: grpc.RpcMethodHandler | None, method: str, metadata: Mapping[str, str], around: Around) -> Any:
+    """Returns ``handler`` with its behaviour run inside ``around`` (unary and server-stream)."""
+    if handler is None:
+        return None
+    if handler.unary_unary is not None:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: ServicerContext) -> Any:
+            async with around(method, metadata, context):
+                return await inner_uu(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.unary_stream is not None:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+            async with around(method, metadata, context):
+                async for response in inner_us(request, context):
+                    yield response
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream, handler.request_deserializer, handler.response_serializer
+        )
+    return handler  # streaming requests (reflection) pass through untouched
+
+
+class _AroundInterceptor(grpc.aio.ServerInterceptor):
+    def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> contextlib.AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        metadata = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+        return _wrap(handler, details.method, metadata, self.around)
+
+
+class RequestContextInterceptor(_AroundInterceptor):
+    """Takes the caller's (or Envoy's) ``x-request-id`` or makes one, for every log line."""
+
+    @contextlib.asynccontextmanager
+    async def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> AsyncIterator[None]:
+        token = logs.request_id.set(metadata.get("x-request-id") or uuid.uuid4().hex)
+        try:
+            yield
+        finally:
+            logs.request_id.reset(token)
+
+
+RPC_HANDLED = Counter(
+    "gavel_rpc_handled_total", "RPCs completed, by method and status code.", ["grpc_method", "grpc_code"]
+)
+RPC_SECONDS = Histogram(
+    "gavel_rpc_handling_seconds",
+    "Time from the start of an RPC to its last message, by method.",
+    ["grpc_method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120),
+)
+
+
+class MetricsInterceptor(_AroundInterceptor):
+    @contextlib.asynccontextmanager
+    async def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> AsyncIterator[None]:
+        start = time.perf_counter()
+        code = grpc.StatusCode.UNKNOWN
+        try:
+            yield
+            code = context.code() or grpc.StatusCode.OK
+        except BaseException:
+            code = context.code() or grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            RPC_SECONDS.labels(method).observe(time.perf_counter() - start)
+            RPC_HANDLED.labels(method, code.name).inc()
+
+
+class ErrorInterceptor(_AroundInterceptor):
+    """Gavel errors become their status; anything else is a bug: logged, answered INTERNAL."""
+
+    @contextlib.asynccontextmanager
+    async def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> AsyncIterator[None]:
+        try:
+            yield
+        except GavelError as exc:
+            await context.abort_with_status(exc.to_status())
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled error", extra={"method": method})
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+
+class AuthInterceptor(_AroundInterceptor):
+    """Verifies a bearer token when one is sent; requires one for the write methods.
+
+    A bad token is refused even on a read: a client that believes it is signed in should
+    learn that it is not, rather than silently see anonymous results.
+    """
+
+    def __init__(self, verifier: auth.TokenVerifier, write_methods: frozenset[str]) -> None:
+        self._verifier = verifier
+        self._write_methods = write_methods
+
+    @contextlib.asynccontextmanager
+    async def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> AsyncIterator[None]:
+        header = metadata.get("authorization")
+        principal = None
+        if header:
+            try:
+                principal = self._verifier.verify(header)
+            except auth.InvalidToken as exc:
+                raise Unauthenticated(str(exc)) from exc
+        elif method in self._write_methods:
+            raise Unauthenticated("this call needs 'authorization: Bearer <JWT>'")
+        token = auth.current_principal.set(principal)
+        try:
+            yield
+        finally:
+            auth.current_principal.reset(token)
+
+
+def require_principal() -> auth.Principal:
+    """The caller of a write method (the auth interceptor has already insisted on one)."""
+    principal = auth.current_principal.get()
+    if principal is None:
+        raise Unauthenticated("this call needs 'authorization: Bearer <JWT>'")
+    return principal

@@ -1,0 +1,77 @@
+"""Every setting of every Gavel process, read from ``GAVEL_*`` environment variables.
+
+One model for all services and the local stack, so a port or a secret is named once and
+the launcher, the services, the gateway template and the tests cannot disagree.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Documented development default; production must set GAVEL_JWT_SECRET (or use JWKS).
+DEV_JWT_SECRET = "gavel-dev-secret-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GAVEL_", frozen=True)
+
+    # Where this process binds its servers; 127.0.0.1 locally, 0.0.0.0 in a pod.
+    bind_host: str = "127.0.0.1"
+    # Where it reaches the others; locally everything is on loopback.
+    connect_host: str = "127.0.0.1"
+
+    auction_port: int = 50051
+    bid_port: int = 50052
+    stream_port: int = 50053
+    auction_metrics_port: int = 9101
+    bid_metrics_port: int = 9102
+    stream_metrics_port: int = 9103
+
+    envoy_port: int = 8080
+    envoy_admin_port: int = 9901
+
+    cassandra_hosts: str = "127.0.0.1"
+    cassandra_port: int = 9042
+    cassandra_storage_port: int = 7000
+    cassandra_keyspace: str = "gavel"
+    # Local single node: 1. Production: NetworkTopologyStrategy with 3 per DC.
+    cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cassandra_heap: str = "1G"
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_port: int = 4222
+    nats_monitor_port: int = 8222
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_audience: str = "gavel"
+    # Offering dev tokens (the launcher's banner, the CLI, the web sign-in) is local only.
+    dev_mode: bool = True
+
+    log_level: str = "INFO"
+    # Seconds in-flight RPCs get to finish after SIGTERM.
+    shutdown_grace: float = 10.0
+
+    # Where the local stack keeps server state (Cassandra data, JetStream store, logs).
+    data_dir: Path = Path(".devdata")
+    # Where installed components are cached across clones.
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "gavel")
+
+    @cached_property
+    def cassandra_contact_points(self) -> list[str]:
+        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+    def as_env(self) -> dict[str, str]:
+        """This configuration as the environment of a child process (which reads it back)."""
+        import os
+
+        env = dict(os.environ)
+        for name, value in self.model_dump().items():
+            env[f"GAVEL_{name.upper()}"] = str(value)
+        return env
+
+    def service_target(self, port: int) -> str:
+        return f"{self.connect_host}:{port}"

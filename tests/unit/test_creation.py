@@ -1,0 +1,105 @@
+"""CreateAuction's validation: every bad field named, nothing half-accepted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auction_svc import creation
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.errors import InvalidArgument
+from gavel.messages import timestamp
+
+NOW = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=timezone.utc)
+
+
+def request(**overrides: object) -> pb.CreateAuctionRequest:
+    fields: dict[str, object] = {
+        "item": pb.Item(name="Lamp", description="brass", image_url="https://img.example/lamp.jpg"),
+        "end_date": timestamp(NOW + timedelta(days=1)),
+        "starting_price": 1000,
+    }
+    fields.update(overrides)
+    return pb.CreateAuctionRequest(**{k: v for k, v in fields.items() if v is not None})
+
+
+def violated_fields(req: pb.CreateAuctionRequest) -> set[str]:
+    with pytest.raises(InvalidArgument) as caught:
+        creation.new_auction(req, "alice", NOW)
+    return {v.field for v in caught.value.violations}
+
+
+def test_valid_request_defaults_start_to_now_and_currency_to_usd() -> None:
+    auction = creation.new_auction(request(), "alice", NOW)
+    assert auction.start_date == NOW
+    assert auction.currency == "USD"
+    assert auction.seller_id == "alice"
+    assert auction.end_date == NOW + timedelta(days=1)
+    assert (auction.version, auction.highest_bid, auction.bid_count) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"item": pb.Item(name="   ")}, "item.name"),
+        ({"item": None}, "item.name"),
+        ({"item": pb.Item(name="x" * 201)}, "item.name"),
+        ({"item": pb.Item(name="ok", description="d" * 5001)}, "item.description"),
+        ({"item": pb.Item(name="ok", image_url="ftp://img.example/a.jpg")}, "item.image_url"),
+        ({"item": pb.Item(name="ok", image_url="not a url")}, "item.image_url"),
+        ({"item": pb.Item(name="ok", image_url="https://")}, "item.image_url"),
+        ({"starting_price": 0}, "starting_price"),
+        ({"starting_price": -5}, "starting_price"),
+        ({"starting_price": 10**15 + 1}, "starting_price"),
+        ({"currency": "usd"}, "currency"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "EURO"}, "currency"),
+        ({"end_date": None}, "end_date"),
+        ({"end_date": timestamp(NOW - timedelta(minutes=1))}, "end_date"),
+        ({"start_date": timestamp(NOW + timedelta(days=2))}, "end_date"),
+        ({"end_date": timestamp(NOW + timedelta(days=31))}, "end_date"),
+        ({"start_date": timestamp(NOW + timedelta(days=91)), "end_date": timestamp(NOW + timedelta(days=92))}, "start_date"),
+        ({"request_id": "r" * 129}, "request_id"),
+    ],
+)
+def test_each_bad_field_is_named(overrides: dict[str, object], field: str) -> None:
+    assert field in violated_fields(request(**overrides))
+
+
+def test_all_violations_are_reported_together() -> None:
+    req = pb.CreateAuctionRequest(item=pb.Item(name=""), starting_price=0, currency="nope")
+    assert violated_fields(req) == {"item.name", "starting_price", "currency", "end_date"}
+
+
+def test_other_currencies_are_accepted() -> None:
+    assert creation.new_auction(request(currency="JPY"), "alice", NOW).currency == "JPY"
+
+
+def test_same_seller_and_request_id_give_the_same_auction_id() -> None:
+    first = creation.new_auction(request(request_id="r-1"), "alice", NOW)
+    again = creation.new_auction(request(request_id="r-1"), "alice", NOW + timedelta(seconds=3))
+    other_seller = creation.new_auction(request(request_id="r-1"), "bob", NOW)
+    no_request_id = [creation.new_auction(request(), "alice", NOW).auction_id for _ in range(2)]
+    assert first.auction_id == again.auction_id
+    assert other_seller.auction_id != first.auction_id
+    assert no_request_id[0] != no_request_id[1]
+
+
+@given(
+    start_offset=st.integers(min_value=-3600, max_value=89 * 86400),
+    duration=st.integers(min_value=1, max_value=30 * 86400),
+    price=st.integers(min_value=1, max_value=10**15),
+)
+def test_any_valid_schedule_is_accepted_as_given(start_offset: int, duration: int, price: int) -> None:
+    start = NOW + timedelta(seconds=start_offset)
+    end = start + timedelta(seconds=duration)
+    if end <= NOW:
+        return  # (an end in the past is rejected; covered above)
+    auction = creation.new_auction(
+        request(start_date=timestamp(start), end_date=timestamp(end), starting_price=price), "alice", NOW
+    )
+    assert (auction.start_date, auction.end_date, auction.starting_price) == (start, end, price)
+    assert auction.start_date < auction.end_date
