@@ -1,0 +1,90 @@
+"""Processes come and go cleanly: a service drains on SIGTERM; `make up` leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from devstack import components
+from devstack.stack import Stack
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.settings import Settings
+from tests.conftest import stack_settings
+from tests.e2e.api_client import auction_stub, bearer
+from tests.e2e.test_auctions_grpc import create_request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_sigterm_drains_a_service_and_a_restart_serves_the_same_data(stack: Stack, settings: Settings, token_for) -> None:
+    target = f"127.0.0.1:{settings.auction_port}"
+    with auction_stub(target) as stub:
+        created = stub.CreateAuction(create_request(), metadata=bearer(token_for("s")))
+    proc = stack.processes["auction_svc"]
+    proc.signal(signal.SIGTERM)
+    assert proc.proc is not None and proc.proc.wait(timeout=30) == 0
+    assert '"message": "stopped"' in proc.log_tail(5)
+
+    stack.processes["auction_svc"] = stack.start_service(components.SERVICES[0])
+    with auction_stub(target) as stub:
+        assert stub.GetAuction(pb.GetAuctionRequest(auction_id=created.auction_id)) == created
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    """What `make up` runs, on a third set of ports: banner, then Ctrl-C leaves no process."""
+    data_dir = tmp_path / f"up-{uuid.uuid4().hex[:8]}"
+    settings = stack_settings(data_dir).model_copy(
+        update={
+            "auction_port": 35051, "bid_port": 35052, "stream_port": 35053,
+            "auction_metrics_port": 39101, "bid_metrics_port": 39102, "stream_metrics_port": 39103,
+            "envoy_port": 38080, "envoy_admin_port": 39901, "cassandra_port": 39042,
+            "cassandra_storage_port": 37000, "nats_port": 34222, "nats_monitor_port": 38222,
+            "nats_url": "nats://127.0.0.1:34222",
+        }
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "up"],
+        cwd=ROOT, env=settings.as_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert launcher.stdout is not None
+        for line in launcher.stdout:  # blocks until the launcher prints its banner (or dies)
+            if line.startswith("Gavel is up"):
+                break
+        else:
+            pytest.fail(f"launcher exited ({launcher.wait()}) without serving")
+        assert _port_open(settings.envoy_port)
+        assert _processes_mentioning(str(data_dir.resolve()))  # cassandra, nats, envoy are running
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=120) == 0
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert _processes_mentioning(str(data_dir.resolve())) == []
+    ports = [settings.envoy_port, settings.auction_port, settings.bid_port, settings.stream_port,
+             settings.cassandra_port, settings.nats_port]
+    assert [p for p in ports if _port_open(p)] == []
