@@ -169,15 +169,14 @@ def nats_ready(settings: Settings) -> None:
 
 @dataclass(frozen=True)
 class ServiceDef:
-    module: str
-    port_field: str
+    name: str  # the settings' short name: auction_port, auction_host, ...
+
+    @property
+    def module(self) -> str:
+        return f"{self.name}_svc"
 
 
-SERVICES = (
-    ServiceDef("auction_svc", "auction_port"),
-    ServiceDef("bid_svc", "bid_port"),
-    ServiceDef("stream_svc", "stream_port"),
-)
+SERVICES = (ServiceDef("auction"), ServiceDef("bid"), ServiceDef("stream"))
 
 
 def service_process(settings: Settings, service: ServiceDef) -> ManagedProcess:
@@ -191,7 +190,7 @@ def service_process(settings: Settings, service: ServiceDef) -> ManagedProcess:
 
 
 def service_ready(settings: Settings, service: ServiceDef) -> None:
-    target = settings.service_target(getattr(settings, service.port_field))
+    target = settings.target(service.name)
     with grpc.insecure_channel(target) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)

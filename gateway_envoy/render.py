@@ -21,14 +21,14 @@ MAX_STREAMS = 100_000
 
 def render(settings: Settings, descriptor: Path) -> str:
     cluster = Template((HERE / "cluster.yaml.tmpl").read_text())
-    upstreams = {
-        "auction_svc": settings.auction_port,
-        "bid_svc": settings.bid_port,
-        "stream_svc": settings.stream_port,
-    }
     clusters = "".join(
-        cluster.substitute(name=name, host=settings.connect_host, port=port, max_streams=MAX_STREAMS)
-        for name, port in upstreams.items()
+        cluster.substitute(
+            name=f"{service}_svc",
+            host=getattr(settings, f"{service}_host"),
+            port=getattr(settings, f"{service}_port"),
+            max_streams=MAX_STREAMS,
+        )
+        for service in ("auction", "bid", "stream")
     )
     return Template((HERE / "envoy.yaml.tmpl").read_text()).substitute(
         listen_host=settings.bind_host,

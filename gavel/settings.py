@@ -21,8 +21,11 @@ class Settings(BaseSettings):
 
     # Where this process binds its servers; 127.0.0.1 locally, 0.0.0.0 in a pod.
     bind_host: str = "127.0.0.1"
-    # Where it reaches the others; locally everything is on loopback.
-    connect_host: str = "127.0.0.1"
+    # Where the others are reached; locally everything is on loopback, in k8s each
+    # service has its own DNS name.
+    auction_host: str = "127.0.0.1"
+    bid_host: str = "127.0.0.1"
+    stream_host: str = "127.0.0.1"
 
     auction_port: int = 50051
     bid_port: int = 50052
@@ -73,5 +76,6 @@ class Settings(BaseSettings):
             env[f"GAVEL_{name.upper()}"] = str(value)
         return env
 
-    def service_target(self, port: int) -> str:
-        return f"{self.connect_host}:{port}"
+    def target(self, service: str) -> str:
+        """``host:port`` of a service by short name: ``auction``, ``bid`` or ``stream``."""
+        return f"{getattr(self, f'{service}_host')}:{getattr(self, f'{service}_port')}"

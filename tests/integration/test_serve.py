@@ -60,7 +60,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sett
     )
     stop = asyncio.Event()
     task = asyncio.create_task(serve(spec, settings, stop))
-    async with grpc.aio.insecure_channel(settings.service_target(settings.auction_port)) as channel:
+    async with grpc.aio.insecure_channel(settings.target("auction")) as channel:
         await channel.channel_ready()
         yield settings
     stop.set()
@@ -73,7 +73,7 @@ def replace_ports(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def stub(server: Settings) -> AsyncIterator[pb_grpc.AuctionServiceStub]:
-    async with grpc.aio.insecure_channel(server.service_target(server.auction_port)) as channel:
+    async with grpc.aio.insecure_channel(server.target("auction")) as channel:
         yield pb_grpc.AuctionServiceStub(channel)
 
 
@@ -119,7 +119,7 @@ async def test_health_reflection_and_metrics(server: Settings, stub: pb_grpc.Auc
     await stub.GetAuction(pb.GetAuctionRequest(auction_id="counted"))
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.GetAuction(pb.GetAuctionRequest(auction_id="missing"))
-    async with grpc.aio.insecure_channel(server.service_target(server.auction_port)) as channel:
+    async with grpc.aio.insecure_channel(server.target("auction")) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for name in ("", SERVICE):
             reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
