@@ -50,7 +50,10 @@ def _interrupt(*_: object) -> None:
 def up() -> None:
     settings = Settings()
     logs.configure("devstack", settings.log_level)
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the stack like Ctrl-C does
+    # SIGTERM stops the stack like Ctrl-C does; SIGINT is set explicitly because a shell
+    # starts background jobs with it ignored, which Python would otherwise keep.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     started = time.monotonic()
     stack = Stack(settings)
     try:
