@@ -20,7 +20,7 @@ from gavel.settings import Settings
 
 def _banner(settings: Settings, seconds: float) -> str:
     s = settings
-    token = mint_dev_token("dev-user", s.jwt_secret, s.jwt_audience)
+    token = mint_dev_token("dev-user", s.jwt_secret, s.jwt_audience) if s.dev_mode else "(dev tokens are off)"
     return f"""
 Gavel is up ({seconds:.1f}s).
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import httpx
+import pytest
 from cassandra.cluster import Session
 
+from devstack import components
+from devstack.process import ManagedProcess
 from gavel import migrate
 from gavel.settings import Settings
 
@@ -36,3 +42,21 @@ def test_migrations_are_recorded_and_idempotent(cql_session: Session, settings: 
         )
     }
     assert {"auctions", "auctions_by_end_hour", "end_hours", "auctions_by_seller"} <= tables
+
+
+def test_stack_refuses_a_nats_that_does_not_fsync_every_write(tmp_path: Path, settings: Settings) -> None:
+    """The gate itself: a JetStream server with the default lazy fsync is refused."""
+    lazy = settings.model_copy(update={"nats_port": 24222, "nats_monitor_port": 28222, "data_dir": tmp_path})
+    config = tmp_path / "lazy.conf"
+    config.write_text(
+        f"listen: 127.0.0.1:{lazy.nats_port}\nhttp: 127.0.0.1:{lazy.nats_monitor_port}\n"
+        f'jetstream {{ store_dir: "{tmp_path / "js"}" }}\n'
+    )
+    proc = ManagedProcess("lazy-nats", [str(Path(sys.executable).parent / "nats-server"), "-c", str(config)],
+                          tmp_path / "lazy.log")
+    proc.start()
+    try:
+        with pytest.raises(components.StackError, match="fsync"):
+            components.wait_ready(proc, lambda: components.nats_ready(lazy), timeout=30)
+    finally:
+        proc.stop()
