@@ -8,7 +8,7 @@ SPEC = ServiceSpec(
     port=lambda s: s.auction_port,
     metrics_port=lambda s: s.auction_metrics_port,
     service_names=[service.SERVICE_NAME],
-    write_methods=service.WRITE_METHODS,
+    authenticated_methods=service.AUTHENTICATED_METHODS,
     setup=service.setup,
 )
 

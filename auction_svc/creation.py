@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pycountry
 
 from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.clock import to_ms
 from gavel.domain.auction import Auction, Item
 from gavel.errors import FieldViolation, InvalidArgument
 from gavel.messages import from_timestamp
@@ -77,7 +78,7 @@ def new_auction(request: pb.CreateAuctionRequest, seller_id: str, now: datetime)
     if len(request.request_id) > MAX_REQUEST_ID:
         violation("request_id", f"at most {MAX_REQUEST_ID} characters")
 
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    now = to_ms(now)
     start = from_timestamp(request.start_date) if request.HasField("start_date") else now
     if start > now + MAX_START_AHEAD:
         violation("start_date", f"at most {MAX_START_AHEAD.days} days ahead")

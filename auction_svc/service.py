@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
-from datetime import datetime, timezone
 
 import grpc
 
 from auction_svc import creation, listing
-from gavel import cql
+from auction_svc.closer import Closer
+from gavel import bus, cql
+from gavel.clock import Clock, utcnow
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
@@ -19,14 +20,7 @@ from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_auction_id
 from gavel.settings import Settings
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
-WRITE_METHODS = frozenset({f"/{SERVICE_NAME}/CreateAuction"})
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
+AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/CreateAuction"})
 
 class AuctionService(pb_grpc.AuctionServiceServicer):
     def __init__(self, store: AuctionStore, clock: Clock = utcnow) -> None:
@@ -64,4 +58,18 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
 async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, settings: Settings) -> None:
     session = cql.connect(settings, settings.cassandra_keyspace)
     resources.callback(session.cluster.shutdown)
-    pb_grpc.add_AuctionServiceServicer_to_server(AuctionService(AuctionStore(session)), server)
+    store = AuctionStore(session)
+    pb_grpc.add_AuctionServiceServicer_to_server(AuctionService(store), server)
+
+    nc = await bus.connect(settings, "auction_svc")
+    resources.push_async_callback(nc.drain)
+    js = nc.jetstream()
+    await bus.ensure_streams(js, settings)
+    stop = asyncio.Event()
+    closing = asyncio.create_task(Closer(settings, js, session, store).run(stop), name="closer")
+
+    async def stop_closer() -> None:
+        stop.set()
+        await closing
+
+    resources.push_async_callback(stop_closer)

@@ -1,29 +1,65 @@
-"""``python -m bid_svc``: serves BidService (port GAVEL_BID_PORT) with health and reflection.
+"""``python -m bid_svc``: BidService's API, its log workers, or both (GAVEL_BID_ROLE=api|worker|all).
 
-The servicer is not registered yet, so every BidService method answers UNIMPLEMENTED.
+Both halves live in one package because they share the log's shape; they scale apart: the API
+with request load, the workers up to the number of log partitions.
 """
 
+from __future__ import annotations
+
+import asyncio
 import contextlib
 
 import grpc
 
-from gavel.api.auction.v1 import auction_pb2 as pb
+from bid_svc import service
+from bid_svc.bid_store import BidStore
+from bid_svc.ledger import Ledger
+from bid_svc.outcomes import OutcomeWaiter
+from bid_svc.worker import Worker
+from gavel import bus, cql
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+from gavel.auction_store import AuctionStore
 from gavel.server import ServiceSpec, run
 from gavel.settings import Settings
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BidService"].full_name
+ROLES = ("api", "worker", "all")
 
 
 async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, settings: Settings) -> None:
-    """Nothing to open yet."""
+    if settings.bid_role not in ROLES:
+        raise SystemExit(f"GAVEL_BID_ROLE must be one of {ROLES}, not {settings.bid_role!r}")
+    session = cql.connect(settings, settings.cassandra_keyspace)
+    resources.callback(session.cluster.shutdown)
+    nc = await bus.connect(settings, f"bid_svc-{settings.bid_role}")
+    resources.push_async_callback(nc.drain)
+    js = nc.jetstream()
+    await bus.ensure_streams(js, settings)
+
+    if settings.bid_role in ("api", "all"):
+        outcomes = OutcomeWaiter(nc)
+        await outcomes.start()
+        resources.push_async_callback(outcomes.stop)
+        servicer = service.BidService(settings, js, AuctionStore(session), BidStore(session), outcomes)
+        pb_grpc.add_BidServiceServicer_to_server(servicer, server)
+
+    if settings.bid_role in ("worker", "all"):
+        worker = Worker(settings, nc, js, Ledger(session))
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop), name="bid-worker")
+
+        async def stop_worker() -> None:
+            stop.set()
+            await task
+
+        resources.push_async_callback(stop_worker)
 
 
 SPEC = ServiceSpec(
     name="bid_svc",
     port=lambda s: s.bid_port,
     metrics_port=lambda s: s.bid_metrics_port,
-    service_names=[SERVICE_NAME],
-    write_methods=frozenset(),
+    service_names=[service.SERVICE_NAME],
+    authenticated_methods=service.AUTHENTICATED_METHODS,
     setup=setup,
 )
 

@@ -21,9 +21,9 @@ from gavel.domain.auction import Auction, Item
 
 END_HOURS_SCOPE = "auctions"
 
-_AUCTION_COLUMNS = (
+AUCTION_COLUMNS = (
     "auction_id, seller_id, item_name, item_description, item_image_url, start_date, end_date,"
-    " starting_price, currency, created_at, version, highest_bid, highest_bidder_id, bid_count,"
+    " starting_price, currency, created_at, version, highest_bid, highest_bidder_id, highest_bid_id, bid_count,"
     " closed_at, cancelled_at, winner_id"
 )
 
@@ -37,7 +37,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
-def _auction(row: object) -> Auction:
+def auction_from_row(row: object) -> Auction:
     r = row  # a named tuple from the driver
     return Auction(
         auction_id=r.auction_id,
@@ -51,6 +51,7 @@ def _auction(row: object) -> Auction:
         version=r.version or 0,
         highest_bid=r.highest_bid or 0,
         highest_bidder_id=r.highest_bidder_id or "",
+        highest_bid_id=r.highest_bid_id,
         bid_count=r.bid_count or 0,
         closed_at=_utc(r.closed_at),
         cancelled_at=_utc(r.cancelled_at),
@@ -79,7 +80,7 @@ class AuctionStore:
             " start_date, end_date, starting_price, currency, created_at, version, highest_bid,"
             " highest_bidder_id, bid_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0) IF NOT EXISTS"
         )
-        self._select = p(f"SELECT {_AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
+        self._select = p(f"SELECT {AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
         self._insert_end_hour = p("INSERT INTO end_hours (scope, end_hour) VALUES (?, ?)")
         self._insert_by_end = p(
             "INSERT INTO auctions_by_end_hour (end_hour, end_date, auction_id) VALUES (?, ?, ?)"
@@ -139,7 +140,7 @@ class AuctionStore:
         rows = (await cql.execute(self._session, statement)).current_rows
         if not rows or rows[0].seller_id is None:
             return None
-        return _auction(rows[0])
+        return auction_from_row(rows[0])
 
     async def get_many(self, auction_ids: list[uuid.UUID]) -> dict[uuid.UUID, Auction]:
         found = await asyncio.gather(*(self.get(i) for i in auction_ids))

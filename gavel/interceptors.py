@@ -125,15 +125,15 @@ class ErrorInterceptor(_AroundInterceptor):
 
 
 class AuthInterceptor(_AroundInterceptor):
-    """Verifies a bearer token when one is sent; requires one for the write methods.
+    """Verifies a bearer token when one is sent; requires one where a caller is needed (writes, "my" reads).
 
     A bad token is refused even on a read: a client that believes it is signed in should
     learn that it is not, rather than silently see anonymous results.
     """
 
-    def __init__(self, verifier: auth.TokenVerifier, write_methods: frozenset[str]) -> None:
+    def __init__(self, verifier: auth.TokenVerifier, authenticated_methods: frozenset[str]) -> None:
         self._verifier = verifier
-        self._write_methods = write_methods
+        self._authenticated_methods = authenticated_methods
 
     @contextlib.asynccontextmanager
     async def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> AsyncIterator[None]:
@@ -144,7 +144,7 @@ class AuthInterceptor(_AroundInterceptor):
                 principal = self._verifier.verify(header)
             except auth.InvalidToken as exc:
                 raise Unauthenticated(str(exc)) from exc
-        elif method in self._write_methods:
+        elif method in self._authenticated_methods:
             raise Unauthenticated("this call needs 'authorization: Bearer <JWT>'")
         token = auth.current_principal.set(principal)
         try:

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 from google.protobuf import timestamp_pb2
 
 from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.clock import to_ms
 from gavel.domain.auction import Auction, Status
+from gavel.domain.bidding import BidOutcome, RejectReason
 from gavel.errors import FieldViolation, InvalidArgument
 
 STATUS_TO_PB = {
@@ -30,8 +32,7 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
     """UTC, truncated to the millisecond Cassandra stores, so what we read equals what we wrote."""
-    value = ts.ToDatetime(tzinfo=timezone.utc)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return to_ms(ts.ToDatetime(tzinfo=timezone.utc))
 
 
 def auction_to_pb(auction: Auction, now: datetime) -> pb.Auction:
@@ -63,3 +64,27 @@ def parse_auction_id(value: str, field: str = "auction_id") -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise InvalidArgument([FieldViolation(field, "must be a UUID")]) from None
+
+
+REASON_TO_PB = {
+    RejectReason.BELOW_STARTING_PRICE: pb.BID_REJECT_REASON_BELOW_STARTING_PRICE,
+    RejectReason.NOT_ABOVE_HIGHEST: pb.BID_REJECT_REASON_NOT_ABOVE_HIGHEST,
+    RejectReason.AUCTION_NOT_STARTED: pb.BID_REJECT_REASON_AUCTION_NOT_STARTED,
+    RejectReason.AUCTION_ENDED: pb.BID_REJECT_REASON_AUCTION_ENDED,
+    RejectReason.AUCTION_CANCELLED: pb.BID_REJECT_REASON_AUCTION_CANCELLED,
+}
+
+
+def outcome_to_pb(outcome: BidOutcome) -> pb.Bid:
+    b = outcome.bid
+    return pb.Bid(
+        bid_id=str(b.bid_id),
+        auction_id=str(b.auction_id),
+        bidder_id=b.bidder_id,
+        amount=b.amount,
+        placed_at=timestamp(b.placed_at),
+        status=pb.BID_STATUS_ACCEPTED if outcome.accepted else pb.BID_STATUS_REJECTED,
+        reject_reason=REASON_TO_PB[outcome.reason] if outcome.reason else pb.BID_REJECT_REASON_UNSPECIFIED,
+        highest_bid=outcome.highest_bid,
+        auction_version=outcome.version,
+    )

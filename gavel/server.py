@@ -38,7 +38,7 @@ class ServiceSpec:
     #: Fully qualified proto service names, for health and reflection.
     service_names: Sequence[str]
     #: Full method paths that refuse anonymous callers.
-    write_methods: frozenset[str]
+    authenticated_methods: frozenset[str]
     setup: Setup
 
 
@@ -50,7 +50,7 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
             RequestContextInterceptor(),
             MetricsInterceptor(),
             ErrorInterceptor(),
-            AuthInterceptor(auth.TokenVerifier(settings.jwt_secret, settings.jwt_audience), spec.write_methods),
+            AuthInterceptor(auth.TokenVerifier(settings.jwt_secret, settings.jwt_audience), spec.authenticated_methods),
         ],
         options=[("grpc.so_reuseport", 0)],
     )

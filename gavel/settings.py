@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     nats_port: int = 4222
     nats_monitor_port: int = 8222
 
+    # The bid log: P partitions (subjects bids.0 … bids.P-1), fixed per deployment because an
+    # auction's partition must never move while commands for it are in the log.
+    bid_partitions: int = 64
+    # JetStream stream replicas: 1 locally, 3 in production.
+    nats_replicas: int = 1
+    # How long PlaceBid waits for the decision before answering PENDING.
+    bid_decision_timeout: float = 5.0
+    # Which halves of bid_svc this process runs: api, worker, or all.
+    bid_role: str = "all"
+    # A worker that stops renewing its partition leases loses them after this many seconds.
+    lease_ttl: float = 4.0
+
     jwt_secret: str = DEV_JWT_SECRET
     jwt_audience: str = "gavel"
     # Offering dev tokens (the launcher's banner, the CLI, the web sign-in) is local only.

@@ -23,7 +23,7 @@ SPEC = ServiceSpec(
     port=lambda s: s.stream_port,
     metrics_port=lambda s: s.stream_metrics_port,
     service_names=[SERVICE_NAME],
-    write_methods=frozenset(),
+    authenticated_methods=frozenset(),
     setup=setup,
 )
 

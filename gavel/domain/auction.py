@@ -36,6 +36,7 @@ class Auction:
     version: int = 0
     highest_bid: int = 0
     highest_bidder_id: str = ""
+    highest_bid_id: uuid.UUID | None = None
     bid_count: int = 0
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None

@@ -55,7 +55,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sett
         port=lambda s: s.auction_port,
         metrics_port=lambda s: s.auction_metrics_port,
         service_names=[SERVICE],
-        write_methods=frozenset({f"/{SERVICE}/CreateAuction"}),
+        authenticated_methods=frozenset({f"/{SERVICE}/CreateAuction"}),
         setup=_setup,
     )
     stop = asyncio.Event()

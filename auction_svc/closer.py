@@ -1,0 +1,107 @@
+"""Ends auctions on time by appending a close command to each auction's log partition.
+
+Going through the log, rather than writing ``ENDED`` directly, puts the close behind every
+bid received before the end, so the winner is decided from all of them, once, by the worker.
+
+The timer is durable and never a full scan: the closer walks the end-hour buckets from the
+point recorded in ``closer_progress`` up to now, publishes a close for each auction that has
+ended there (JetStream acks each), and only then moves the recorded point. After a restart
+it resumes from that point; anything published twice is stored once (Nats-Msg-Id) and
+decided once (the worker ignores a close for an auction already closed or whose end moved).
+One closer runs at a time (a lease); any auction_svc replica can hold it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+import nats.errors
+from cassandra import OperationTimedOut, RequestExecutionException
+from cassandra.cluster import Session
+from nats.js import JetStreamContext
+
+from gavel import bus, commands, cql
+from gavel.auction_store import AuctionStore, EndEntry, end_hour
+from gavel.clock import Clock, utcnow
+from gavel.lease import Leases, bucket
+from gavel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEASE_KEY = "closer"
+#: Where a closer with no recorded progress starts: nothing can end before it was created.
+FIRST_RUN_LOOKBACK = timedelta(days=1)
+_MAX_ID = uuid.UUID(int=(1 << 128) - 1)
+PAGE = 500
+CLOCK_SKEW_MARGIN = timedelta(seconds=2)
+
+
+class Closer:
+    def __init__(self, settings: Settings, js: JetStreamContext, session: Session, store: AuctionStore,
+                 clock: Clock = utcnow, interval: float = 0.5) -> None:
+        self._settings = settings
+        self._js = js
+        self._session = session
+        self._store = store
+        self._clock = clock
+        self._interval = interval
+        self._load = session.prepare("SELECT done_until FROM closer_progress WHERE name = 'closer'")
+        self._save = session.prepare("INSERT INTO closer_progress (name, done_until) VALUES ('closer', ?)")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self._settings
+        leases = Leases(await bucket(self._js, "gavel_leases", s.lease_ttl, s.nats_replicas), uuid.uuid4().hex)
+        holding = False
+        try:
+            while not stop.is_set():
+                try:
+                    holding = await (leases.renew(LEASE_KEY) if holding else leases.try_acquire(LEASE_KEY))
+                    if holding:
+                        await self.close_due()
+                except (nats.errors.Error, RequestExecutionException, OperationTimedOut, OSError) as exc:
+                    log.warning("closer round failed, retrying: %s", exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), self._interval)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await leases.release(LEASE_KEY)
+
+    async def close_due(self) -> int:
+        """Publishes closes for everything that ended since the recorded point; returns how many."""
+        now = self._clock()
+        rows = (await cql.execute(self._session, self._load)).current_rows
+        done_until = rows[0].done_until.replace(tzinfo=now.tzinfo) if rows else now - FIRST_RUN_LOOKBACK
+        published = 0
+        position = EndEntry(done_until, _MAX_ID)
+        hour = end_hour(done_until)
+        while hour <= end_hour(now):
+            hours = await self._store.end_hours(hour, ascending=True, limit=48)
+            hours = [h for h in hours if h <= end_hour(now)]
+            if not hours:
+                break
+            for h in hours:
+                after = position if h == end_hour(done_until) else EndEntry(datetime.min.replace(tzinfo=now.tzinfo), uuid.UUID(int=0))
+                while True:
+                    entries = await self._store.ending_in(h, after, ascending=True, limit=PAGE)
+                    due = [e for e in entries if e.end_date <= now]
+                    await asyncio.gather(*(self._publish_close(e) for e in due))
+                    published += len(due)
+                    if len(due) < PAGE:
+                        break
+                    after = due[-1]
+            hour = hours[-1] + 1
+        # Recorded a little behind now: an auction created on a host whose clock runs behind
+        # ours could still end in that margin; re-publishing its close next round is harmless.
+        await cql.execute(self._session, self._save, (now - CLOCK_SKEW_MARGIN,))
+        return published
+
+    async def _publish_close(self, entry: EndEntry) -> None:
+        command = commands.CloseAuctionCommand(auction_id=entry.auction_id, end_date=entry.end_date)
+        partition = bus.partition_of(entry.auction_id, self._settings.bid_partitions)
+        await self._js.publish(
+            bus.bid_subject(partition), commands.encode(command), headers={"Nats-Msg-Id": command.msg_id}
+        )

@@ -1,0 +1,97 @@
+"""Reading decided bids: one bid from its auction's partition (the truth), histories from the
+read models (an auction's by decision order, a bidder's by time)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime, timezone
+
+from cassandra.cluster import Session
+
+from bid_svc.ledger import outcome_from_row
+from gavel import cql
+from gavel.domain.bidding import BidOutcome, PlaceBid, RejectReason
+from gavel.errors import FieldViolation, InvalidArgument
+
+_BAD_TOKEN = InvalidArgument([FieldViolation("page_token", "not a token this service issued")])
+
+
+def _encode(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _decode(token: str) -> dict[str, object]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        raise _BAD_TOKEN from None
+    if not isinstance(data, dict):
+        raise _BAD_TOKEN
+    return data
+
+
+class BidStore:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        p = session.prepare
+        self._one = p(
+            "SELECT bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id"
+            " FROM auctions WHERE auction_id = ? AND bid_id = ?"
+        )
+        self._history = p(
+            "SELECT seq, bid_id, bidder_id, amount, placed_at, accepted, reject_reason, highest_after, prev_bid_id"
+            " FROM bids_by_auction WHERE auction_id = ? AND seq < ? LIMIT ?"
+        )
+        self._mine = p(
+            "SELECT placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after"
+            " FROM bids_by_bidder WHERE bidder_id = ? AND (placed_at, bid_id) < (?, ?) LIMIT ?"
+        )
+
+    async def get(self, auction_id: uuid.UUID, bid_id: uuid.UUID) -> BidOutcome | None:
+        rows = (await cql.execute(self._session, self._one, (auction_id, bid_id))).current_rows
+        if not rows or rows[0].seq is None:
+            return None
+        return outcome_from_row(auction_id, rows[0])
+
+    async def history(self, auction_id: uuid.UUID, token: str, limit: int) -> tuple[list[BidOutcome], str]:
+        before = 2**63 - 1
+        if token:
+            data = _decode(token)
+            if data.get("a") != str(auction_id) or not isinstance(data.get("s"), int):
+                raise _BAD_TOKEN
+            before = data["s"]
+        rows = (await cql.execute(self._session, self._history, (auction_id, before, limit))).current_rows
+        found = [outcome_from_row(auction_id, r) for r in rows]
+        more = len(rows) == limit
+        return found, _encode({"a": str(auction_id), "s": found[-1].version}) if more else ""
+
+    async def of_bidder(self, bidder_id: str, token: str, limit: int) -> tuple[list[BidOutcome], str]:
+        at, last = datetime(9999, 1, 1, tzinfo=timezone.utc), uuid.UUID(int=(1 << 128) - 1)
+        if token:
+            data = _decode(token)
+            try:
+                at = datetime.fromtimestamp(int(data["t"]) / 1000, tz=timezone.utc)
+                last = uuid.UUID(str(data["i"]))
+            except (KeyError, ValueError, TypeError):
+                raise _BAD_TOKEN from None
+            if data.get("b") != bidder_id:
+                raise _BAD_TOKEN
+        rows = (await cql.execute(self._session, self._mine, (bidder_id, at, last, limit))).current_rows
+        found = [
+            BidOutcome(
+                bid=PlaceBid(r.bid_id, r.auction_id, bidder_id, r.amount, r.placed_at.replace(tzinfo=timezone.utc)),
+                accepted=r.accepted,
+                reason=RejectReason(r.reject_reason) if r.reject_reason else None,
+                version=r.seq,
+                highest_bid=r.highest_after,
+                prev_bid_id=None,
+            )
+            for r in rows
+        ]
+        if len(rows) < limit:
+            return found, ""
+        tail = found[-1].bid
+        return found, _encode({"b": bidder_id, "t": int(tail.placed_at.timestamp() * 1000), "i": str(tail.bid_id)})

@@ -1,0 +1,139 @@
+"""The BidService servicer: checks a bid, appends it to the log, answers its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import grpc
+from cachetools import LRUCache
+from nats.js import JetStreamContext
+
+from auction_svc.listing import page_size
+from bid_svc.bid_store import BidStore
+from bid_svc.outcomes import OutcomeWaiter
+from gavel import bus, commands
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+from gavel.auction_store import AuctionStore
+from gavel.clock import Clock, utcnow
+from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from gavel.interceptors import require_principal
+from gavel.messages import outcome_to_pb, parse_auction_id, timestamp
+from gavel.settings import Settings
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BidService"].full_name
+AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/PlaceBid", f"/{SERVICE_NAME}/ListMyBids"})
+
+MAX_AMOUNT = 10**15
+MAX_REQUEST_ID = 128
+_BID_NS = uuid.UUID("0c3f7a43-51d2-4d6b-9a3e-6cbb0e1d7f20")
+
+
+def bid_id_for(auction_id: uuid.UUID, bidder_id: str, request_id: str) -> uuid.UUID:
+    """Derived from the request, so a retry is the same bid wherever and whenever it lands."""
+    if not request_id:
+        return uuid.uuid4()
+    return uuid.uuid5(_BID_NS, f"{auction_id}\x00{bidder_id}\x00{request_id}")
+
+
+def parse_bid_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument([FieldViolation("bid_id", "must be a UUID")]) from None
+
+
+class BidService(pb_grpc.BidServiceServicer):
+    def __init__(self, settings: Settings, js: JetStreamContext, auctions: AuctionStore, bids: BidStore,
+                 outcomes: OutcomeWaiter, clock: Clock = utcnow) -> None:
+        self._settings = settings
+        self._js = js
+        self._auctions = auctions
+        self._bids = bids
+        self._outcomes = outcomes
+        self._clock = clock
+        # An auction's seller never changes: one read per auction, not per bid.
+        self._sellers: LRUCache[uuid.UUID, str] = LRUCache(maxsize=100_000)
+
+    async def _seller_of(self, auction_id: uuid.UUID) -> str:
+        seller = self._sellers.get(auction_id)
+        if seller is None:
+            auction = await self._auctions.get(auction_id)
+            if auction is None:
+                raise NotFound(f"auction {auction_id} not found")
+            seller = self._sellers[auction_id] = auction.seller_id
+        return seller
+
+    async def PlaceBid(self, request: pb.PlaceBidRequest, context: grpc.aio.ServicerContext) -> pb.Bid:
+        bidder = require_principal().user_id
+        bad = []
+        try:
+            auction_id = uuid.UUID(request.auction_id)
+        except ValueError:
+            bad.append(FieldViolation("auction_id", "must be a UUID"))
+        if request.amount <= 0:
+            bad.append(FieldViolation("amount", "must be greater than 0 (minor units)"))
+        elif request.amount > MAX_AMOUNT:
+            bad.append(FieldViolation("amount", f"at most {MAX_AMOUNT}"))
+        if len(request.request_id) > MAX_REQUEST_ID:
+            bad.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
+        if bad:
+            raise InvalidArgument(bad)
+        if await self._seller_of(auction_id) == bidder:
+            raise PermissionDenied("sellers cannot bid on their own auction")
+
+        command = commands.PlaceBidCommand(
+            auction_id=auction_id,
+            bid_id=bid_id_for(auction_id, bidder, request.request_id),
+            bidder_id=bidder,
+            amount=request.amount,
+            placed_at=self._clock(),
+            reply_to=self._outcomes.subject,
+        )
+        outcome = self._outcomes.expect(command.bid_id)
+        try:
+            try:
+                ack = await self._js.publish(
+                    bus.bid_subject(bus.partition_of(auction_id, self._settings.bid_partitions)),
+                    commands.encode(command),
+                    headers={"Nats-Msg-Id": str(command.bid_id)},
+                    timeout=5.0,
+                )
+            except Exception as exc:  # nothing was acknowledged: safe for the client to retry
+                raise Unavailable(f"the bid log did not take the bid ({type(exc).__name__}); retry") from exc
+            if ack.duplicate:
+                # A retry of a bid already in the log: its outcome may be recorded already.
+                recorded = await self._bids.get(auction_id, command.bid_id)
+                if recorded is not None:
+                    return outcome_to_pb(recorded)
+            try:
+                return await asyncio.wait_for(asyncio.shield(outcome), self._settings.bid_decision_timeout)
+            except asyncio.TimeoutError:
+                return pb.Bid(
+                    bid_id=str(command.bid_id), auction_id=str(auction_id), bidder_id=bidder,
+                    amount=command.amount, placed_at=timestamp(command.placed_at), status=pb.BID_STATUS_PENDING,
+                )
+        finally:
+            self._outcomes.forget(command.bid_id, outcome)
+
+    async def GetBid(self, request: pb.GetBidRequest, context: grpc.aio.ServicerContext) -> pb.Bid:
+        auction_id = parse_auction_id(request.auction_id)
+        bid_id = parse_bid_id(request.bid_id)
+        found = await self._bids.get(auction_id, bid_id)
+        if found is None:
+            raise NotFound(f"bid {bid_id} is not decided on auction {auction_id} (unknown, or still in the log)")
+        return outcome_to_pb(found)
+
+    async def ListBids(self, request: pb.ListBidsRequest, context: grpc.aio.ServicerContext) -> pb.ListBidsResponse:
+        auction_id = parse_auction_id(request.auction_id)
+        limit = page_size(request.page_size)
+        bids, token = await self._bids.history(auction_id, request.page_token, limit)
+        if not bids and not request.page_token:
+            await self._seller_of(auction_id)  # an unknown auction is NOT_FOUND, not an empty history
+        return pb.ListBidsResponse(bids=[outcome_to_pb(b) for b in bids], next_page_token=token)
+
+    async def ListMyBids(self, request: pb.ListMyBidsRequest, context: grpc.aio.ServicerContext) -> pb.ListBidsResponse:
+        bidder = require_principal().user_id
+        bids, token = await self._bids.of_bidder(bidder, request.page_token, page_size(request.page_size))
+        return pb.ListBidsResponse(bids=[outcome_to_pb(b) for b in bids], next_page_token=token)

@@ -1,0 +1,332 @@
+"""Bid workers: own log partitions, decide each auction's commands in log order, group-commit.
+
+Ownership. Each partition ``bids.<p>`` has a lease in the NATS KV bucket ``bid_leases``; a
+worker renews what it holds every ``lease_ttl / 4`` and takes free partitions up to its fair
+share (P / live workers, from the ``bid_workers`` bucket). Taking a partition recreates its
+durable consumer from the ack floor, so every command the previous owner had not
+acknowledged is delivered again, in log order, before anything newer.
+
+Consumer settings, on purpose:
+- explicit acks, sent only after Cassandra has the outcome and the event is published;
+- ``ack_wait`` 30 s, far above a decision's p99 (milliseconds); a lane busy retrying
+  Cassandra signals progress (``in_progress``) so its commands are not redelivered meanwhile;
+- ``max_deliver`` 20: a command that keeps killing its worker stops being redelivered;
+  commands that cannot be decided (not a command, unknown auction) go to the dead-letter
+  stream ``BIDS_DLQ`` (``dlq.bids.<p>``) with the reason in a header, and are terminated;
+- ``max_ack_pending`` 4096 per partition bounds memory; when it is reached fetches return
+  nothing, which ``gavel_bid_partition_inflight`` shows (a stall is visible, not silent).
+
+Order. Within a partition, commands are routed to one lane per auction; a lane decides its
+queue in order, many commands per compare-and-set (group commit), one compare-and-set in
+flight per auction. Different auctions' lanes run concurrently, so a slow auction does not
+hold up the rest of its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+import nats.errors
+from cassandra import OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NoKeysError, NotFoundError
+from prometheus_client import Counter, Gauge, Histogram
+from cachetools import LRUCache
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from bid_svc.ledger import Ledger
+from gavel import bus, commands
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.clock import Clock, utcnow
+from gavel.domain.auction import Auction
+from gavel.domain.bidding import BidOutcome, Closed, decide_all
+from gavel.lease import Leases, bucket
+from gavel.messages import auction_to_pb, outcome_to_pb
+from gavel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ACK_WAIT_S = 30.0
+MAX_DELIVER = 20
+MAX_ACK_PENDING = 4096
+FETCH_BATCH = 512
+#: Bids per compare-and-set: big enough to drain a hot auction, small enough for one batch.
+MAX_GROUP = 64
+KNOWN_AUCTIONS = 10_000
+
+DECISIONS = Counter("gavel_bid_decisions_total", "Decided commands.", ["outcome"])
+GROUP_SIZE = Histogram("gavel_bid_group_size", "Commands decided per compare-and-set.",
+                       buckets=(1, 2, 4, 8, 16, 32, 64))
+CAS_CONFLICTS = Counter("gavel_bid_cas_conflicts_total", "Compare-and-sets lost or unknown (re-read).")
+DEAD_LETTERS = Counter("gavel_bid_dead_letters_total", "Commands sent to the dead-letter stream.", ["reason"])
+OWNED = Gauge("gavel_bid_partitions_owned", "Log partitions this worker owns.")
+INFLIGHT = Gauge("gavel_bid_partition_inflight", "Commands fetched and not yet acknowledged.")
+
+
+class _Conflict(Exception):
+    """The compare-and-set did not apply (or its outcome is unknown): re-read and decide again."""
+
+
+@dataclass
+class _Lane:
+    auction_id: uuid.UUID
+    queue: deque[tuple[Msg, commands.PlaceBidCommand | commands.CloseAuctionCommand]] = field(default_factory=deque)
+    auction: Auction | None = None  # known state after our own last write; None: read it
+    task: asyncio.Task[None] | None = None
+
+
+class _Partition:
+    def __init__(self, worker: Worker, number: int) -> None:
+        self.worker = worker
+        self.number = number
+        self.durable = f"worker-p{number}"
+        self.lanes: dict[uuid.UUID, _Lane] = {}
+        # The state each auction had after our last write to it: the next command for it
+        # skips the SERIAL read. Only this owner writes these auctions, and a stale entry is
+        # caught by the compare-and-set anyway (then re-read).
+        self.known: LRUCache[uuid.UUID, Auction] = LRUCache(maxsize=KNOWN_AUCTIONS)
+        self.fetcher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        js = self.worker.js
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=bus.bid_subject(self.number),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ACK_WAIT_S,
+            max_deliver=MAX_DELIVER,
+            max_ack_pending=MAX_ACK_PENDING,
+            deliver_policy=DeliverPolicy.ALL,
+        )
+        try:
+            info = await js.consumer_info(bus.BIDS_STREAM, self.durable)
+            # Resume at the first unacknowledged command, ahead of anything newer.
+            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = info.ack_floor.stream_seq + 1
+            await js.delete_consumer(bus.BIDS_STREAM, self.durable)
+        except NotFoundError:
+            pass
+        await js.add_consumer(bus.BIDS_STREAM, config)
+        subscription = await js.pull_subscribe_bind(durable=self.durable, stream=bus.BIDS_STREAM)
+        self.fetcher = asyncio.create_task(self._fetch(subscription), name=f"fetch-p{self.number}")
+
+    async def stop(self) -> None:
+        """Stops at once; whatever is unacknowledged is redelivered to the next owner."""
+        tasks = [t for t in [self.fetcher, *(lane.task for lane in self.lanes.values())] if t]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        INFLIGHT.dec(sum(len(lane.queue) for lane in self.lanes.values()))
+        self.lanes.clear()
+
+    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> None:
+        """Waits for the first command (a long poll that returns the moment one arrives), then
+        takes whatever else is already there. A single big fetch would hold a sparse
+        partition's first command until the batch filled or the poll expired."""
+        while True:
+            try:
+                messages = await subscription.fetch(1, timeout=5.0)
+            except asyncio.TimeoutError:
+                continue
+            try:
+                messages += await subscription.fetch(FETCH_BATCH, timeout=0.005)
+            except asyncio.TimeoutError:
+                pass
+            for msg in messages:
+                await self._route(msg)
+
+    async def _route(self, msg: Msg) -> None:
+        try:
+            command = commands.decode(msg.data)
+        except (ValidationError, ValueError) as exc:
+            await self.worker.dead_letter(self.number, msg, f"not a command: {exc}")
+            return
+        lane = self.lanes.get(command.auction_id)
+        if lane is None:
+            lane = self.lanes[command.auction_id] = _Lane(command.auction_id, auction=self.known.get(command.auction_id))
+        lane.queue.append((msg, command))
+        INFLIGHT.inc()
+        if lane.task is None:
+            lane.task = asyncio.create_task(self._drain(lane), name=f"lane-{command.auction_id}")
+
+    async def _drain(self, lane: _Lane) -> None:
+        try:
+            while lane.queue:
+                group = [lane.queue.popleft() for _ in range(min(MAX_GROUP, len(lane.queue)))]
+                try:
+                    await self.worker.decide(self.number, lane, group)
+                finally:
+                    INFLIGHT.dec(len(group))
+        finally:
+            lane.task = None
+            if not lane.queue:
+                self.lanes.pop(lane.auction_id, None)
+                if lane.auction is not None:
+                    self.known[lane.auction_id] = lane.auction
+
+
+class Worker:
+    def __init__(self, settings: Settings, nc: Client, js: JetStreamContext, ledger: Ledger,
+                 clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.nc = nc
+        self.js = js
+        self.ledger = ledger
+        self.clock = clock
+        self.worker_id = uuid.uuid4().hex
+        self._partitions: dict[int, _Partition] = {}
+
+    # --- ownership --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        leases = Leases(await bucket(self.js, "bid_leases", s.lease_ttl, s.nats_replicas), self.worker_id)
+        members = await bucket(self.js, "bid_workers", s.lease_ttl, s.nats_replicas)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._rebalance(leases, members)
+                except (nats.errors.Error, asyncio.TimeoutError) as exc:
+                    log.warning("lease round failed: %s", exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), s.lease_ttl / 4)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            for number in list(self._partitions):
+                await self._drop(number)
+                await leases.release(str(number))
+            try:
+                await members.delete(self.worker_id)
+            except nats.errors.Error:
+                pass
+
+    async def _rebalance(self, leases: Leases, members: object) -> None:
+        await members.put(self.worker_id, b"alive")
+        try:
+            live = len(await members.keys())
+        except NoKeysError:
+            live = 1
+        partitions = self.settings.bid_partitions
+        share = math.ceil(partitions / max(live, 1))
+        for number in list(self._partitions):
+            if not await leases.renew(str(number)):
+                log.warning("lost partition %d", number)
+                await self._drop(number)
+        while len(self._partitions) > share:
+            number = max(self._partitions)
+            await self._drop(number)
+            await leases.release(str(number))
+        if len(self._partitions) < share:
+            for number in random.sample(range(partitions), partitions):
+                if len(self._partitions) >= share:
+                    break
+                if number not in self._partitions and await leases.try_acquire(str(number)):
+                    partition = _Partition(self, number)
+                    await partition.start()
+                    self._partitions[number] = partition
+                    log.info("took partition %d", number)
+        OWNED.set(len(self._partitions))
+
+    async def _drop(self, number: int) -> None:
+        partition = self._partitions.pop(number, None)
+        if partition is not None:
+            await partition.stop()
+
+    # --- deciding -----------------------------------------------------------------------
+
+    async def dead_letter(self, number: int, msg: Msg, reason: str) -> None:
+        log.error("dead-lettering a command: %s", reason, extra={"partition": number})
+        await self.js.publish(
+            bus.dead_letter_subject(number), msg.data,
+            headers={"Gavel-Reason": reason[:500], "Gavel-Stream-Seq": str(msg.metadata.sequence.stream)},
+        )
+        DEAD_LETTERS.labels(reason.split(":")[0]).inc()
+        await msg.term()
+
+    async def decide(self, number: int, lane: _Lane, group: list[tuple[Msg, commands.PlaceBidCommand | commands.CloseAuctionCommand]]) -> None:
+        async def heartbeat(_: object) -> None:
+            for msg, _command in group:
+                await msg.in_progress()
+
+        async for attempt in AsyncRetrying(
+            # Transient: a lost race, Cassandra or NATS unavailable. Anything else is a bug and
+            # surfaces (the command is redelivered, up to max_deliver).
+            retry=retry_if_exception_type(
+                (_Conflict, RequestExecutionException, OperationTimedOut, NoHostAvailable, nats.errors.Error, OSError)
+            ),
+            wait=wait_exponential(multiplier=0.01, max=2.0),
+            before_sleep=heartbeat,
+            reraise=True,
+        ):
+            with attempt:
+                decided = await self._decide_once(lane, group)
+        if decided is None:
+            for msg, _command in group:
+                await self.dead_letter(number, msg, f"unknown auction: {lane.auction_id}")
+            return
+        await self._announce(lane, group, *decided)
+        for msg, _command in group:
+            await msg.ack()
+
+    async def _decide_once(self, lane: _Lane, group: list) -> tuple[list, dict[uuid.UUID, BidOutcome]] | None:
+        fresh = lane.auction is None
+        if fresh:
+            lane.auction = await self.ledger.load(lane.auction_id)
+            if lane.auction is None:
+                return None
+        bid_ids = [c.bid_id for _, c in group if isinstance(c, commands.PlaceBidCommand)]
+        # A command may have been decided before: by us (acked too late), or by the previous
+        # owner. Its row in the auction's partition is the truth.
+        maybe_seen = fresh or any(msg.metadata.num_delivered > 1 for msg, _ in group)
+        already = await self.ledger.recorded(lane.auction_id, bid_ids) if maybe_seen else {}
+        now = self.clock()
+        todo = [
+            c.to_domain(now) if isinstance(c, commands.CloseAuctionCommand) else c.to_domain()
+            for _, c in group
+            if not (isinstance(c, commands.PlaceBidCommand) and c.bid_id in already)
+        ]
+        before = lane.auction
+        after, steps = decide_all(before, todo)
+        if steps:
+            applied = await self.ledger.commit(before, after, [outcome for _, outcome in steps])
+            if not applied:
+                CAS_CONFLICTS.inc()
+                lane.auction = None
+                raise _Conflict(f"auction {lane.auction_id}: compare-and-set {'lost' if applied is False else 'unknown'}")
+            GROUP_SIZE.observe(len(steps))
+        lane.auction = after
+        return steps, already
+
+    async def _announce(self, lane: _Lane, group: list, steps: list, already: dict[uuid.UUID, BidOutcome]) -> None:
+        """History rows, then events and outcomes; the caller acks only after this."""
+        new_bids = [o for _, o in steps if isinstance(o, BidOutcome)]
+        await self.ledger.write_read_models(new_bids + list(already.values()))
+        now = self.clock()
+        for state, outcome in steps:
+            event = pb.AuctionEvent(auction=auction_to_pb(state, now))
+            if isinstance(outcome, BidOutcome):
+                event.bid.CopyFrom(outcome_to_pb(outcome))
+                DECISIONS.labels("accepted" if outcome.accepted else "rejected").inc()
+            elif isinstance(outcome, Closed):
+                DECISIONS.labels("closed").inc()
+            await self.nc.publish(bus.auction_subject(lane.auction_id), event.SerializeToString())
+        if already and lane.auction is not None:
+            # Re-published so a watcher that missed the first event (we died before it) converges.
+            current = pb.AuctionEvent(auction=auction_to_pb(lane.auction, now))
+            await self.nc.publish(bus.auction_subject(lane.auction_id), current.SerializeToString())
+        by_id = {o.bid.bid_id: o for o in new_bids} | already
+        for _msg, command in group:
+            if isinstance(command, commands.PlaceBidCommand) and command.reply_to and command.bid_id in by_id:
+                await self.nc.publish(command.reply_to, outcome_to_pb(by_id[command.bid_id]).SerializeToString())

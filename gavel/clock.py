@@ -1,0 +1,18 @@
+"""Time as Gavel stores it: UTC, whole milliseconds (Cassandra's ``timestamp`` precision), so a
+moment read back compares equal to the moment written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Clock = Callable[[], datetime]
+
+
+def to_ms(moment: datetime) -> datetime:
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def utcnow() -> datetime:
+    return to_ms(datetime.now(timezone.utc))

@@ -1,0 +1,60 @@
+"""One owner at a time per key, through a NATS KV bucket with a TTL.
+
+Take: create-if-absent. Keep: update by the revision we hold (fails if anyone else wrote).
+Hand over: stop renewing, and the bucket's TTL removes the key within ``ttl`` seconds, or
+release explicitly. A stale owner that misses its loss is made harmless elsewhere (the
+Cassandra compare-and-set on ``version``); the lease only keeps owners from colliding.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+log = logging.getLogger(__name__)
+
+
+async def bucket(js: JetStreamContext, name: str, ttl: float, replicas: int) -> KeyValue:
+    try:
+        return await js.key_value(name)
+    except NotFoundError:
+        return await js.create_key_value(bucket=name, ttl=ttl, history=1, replicas=replicas)
+
+
+class Leases:
+    def __init__(self, kv: KeyValue, owner: str) -> None:
+        self._kv = kv
+        self._owner = owner.encode()
+        self._revisions: dict[str, int] = {}
+
+    @property
+    def held(self) -> set[str]:
+        return set(self._revisions)
+
+    async def try_acquire(self, key: str) -> bool:
+        try:
+            self._revisions[key] = await self._kv.create(key, self._owner)
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def renew(self, key: str) -> bool:
+        """False means the lease is lost: stop acting as the owner at once."""
+        try:
+            self._revisions[key] = await self._kv.update(key, self._owner, last=self._revisions[key])
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            self._revisions.pop(key, None)
+            return False
+        return True
+
+    async def release(self, key: str) -> None:
+        revision = self._revisions.pop(key, None)
+        if revision is None:
+            return
+        try:
+            await self._kv.delete(key, last=revision)
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            pass  # already someone else's, or already gone

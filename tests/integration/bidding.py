@@ -1,0 +1,111 @@
+"""Helpers for tests that bid through the real stack: auctions, bidders, awaiting events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+
+import grpc
+import nats
+
+from gavel import bus
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+from gavel.messages import timestamp
+from gavel.settings import Settings
+
+
+def bearer(token: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+async def create_auction(settings: Settings, token: str, *, starting_price: int = 100,
+                         ends_in: timedelta = timedelta(hours=1), starts_in: timedelta | None = None) -> pb.Auction:
+    now = datetime.now(timezone.utc)
+    request = pb.CreateAuctionRequest(
+        item=pb.Item(name="Test lot"), end_date=timestamp(now + ends_in), starting_price=starting_price,
+    )
+    if starts_in is not None:
+        request.start_date.CopyFrom(timestamp(now + starts_in))
+    async with grpc.aio.insecure_channel(settings.target("auction")) as channel:
+        return await pb_grpc.AuctionServiceStub(channel).CreateAuction(request, metadata=bearer(token))
+
+
+async def get_auction(settings: Settings, auction_id: str) -> pb.Auction:
+    async with grpc.aio.insecure_channel(settings.target("auction")) as channel:
+        return await pb_grpc.AuctionServiceStub(channel).GetAuction(pb.GetAuctionRequest(auction_id=auction_id))
+
+
+@asynccontextmanager
+async def bid_stub(settings: Settings) -> AsyncIterator[pb_grpc.BidServiceStub]:
+    async with grpc.aio.insecure_channel(settings.target("bid")) as channel:
+        yield pb_grpc.BidServiceStub(channel)
+
+
+async def all_bids(stub: pb_grpc.BidServiceStub, auction_id: str) -> list[pb.Bid]:
+    found: list[pb.Bid] = []
+    token = ""
+    while True:
+        page = await stub.ListBids(pb.ListBidsRequest(auction_id=auction_id, page_size=100, page_token=token))
+        found += page.bids
+        token = page.next_page_token
+        if not token:
+            return found
+
+
+class EventWatch:
+    """A NATS subscription to an auction's events, opened before the action that causes them."""
+
+    def __init__(self) -> None:
+        self.events: list[pb.AuctionEvent] = []
+        self._changed = asyncio.Condition()
+
+    async def _on(self, msg: nats.aio.msg.Msg) -> None:
+        async with self._changed:
+            self.events.append(pb.AuctionEvent.FromString(msg.data))
+            self._changed.notify_all()
+
+    async def until(self, predicate: Callable[[pb.Auction], bool], timeout: float = 60) -> pb.Auction:
+        async def satisfied() -> pb.Auction:
+            async with self._changed:
+                while True:
+                    for event in reversed(self.events):
+                        if predicate(event.auction):
+                            return event.auction
+                    await self._changed.wait()
+
+        return await asyncio.wait_for(satisfied(), timeout)
+
+
+@asynccontextmanager
+async def watching(settings: Settings, auction_id: str) -> AsyncIterator[EventWatch]:
+    nc = await nats.connect(settings.nats_url)
+    watch = EventWatch()
+    await nc.subscribe(bus.auction_subject(auction_id), cb=watch._on)
+    await nc.flush()
+    try:
+        yield watch
+    finally:
+        await nc.close()
+
+
+def check_history(bids: list[pb.Bid], final: pb.Auction) -> None:
+    """The invariants every auction's history must satisfy, whatever happened on the way."""
+    ids = [b.bid_id for b in bids]
+    assert len(ids) == len(set(ids)), "a bid appears twice"
+    in_order = sorted(bids, key=lambda b: b.auction_version)
+    versions = [b.auction_version for b in in_order]
+    assert len(versions) == len(set(versions)), "two decisions share a version"
+    accepted = [b.amount for b in in_order if b.status == pb.BID_STATUS_ACCEPTED]
+    assert all(a < b for a, b in zip(accepted, accepted[1:])), "accepted amounts must strictly increase"
+    assert final.highest_bid == (accepted[-1] if accepted else 0)
+    assert final.bid_count == len(bids)
+    assert all(b.status in (pb.BID_STATUS_ACCEPTED, pb.BID_STATUS_REJECTED) for b in bids)
+    assert all(b.reject_reason != pb.BID_REJECT_REASON_UNSPECIFIED for b in bids if b.status == pb.BID_STATUS_REJECTED)
+
+
+def new_bidders(n: int) -> list[str]:
+    return [f"bidder-{uuid.uuid4().hex[:8]}" for _ in range(n)]
