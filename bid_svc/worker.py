@@ -25,6 +25,7 @@ hold up the rest of its partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -97,6 +98,7 @@ class _Partition:
         # caught by the compare-and-set anyway (then re-read).
         self.known: LRUCache[uuid.UUID, Auction] = LRUCache(maxsize=KNOWN_AUCTIONS)
         self.fetcher: asyncio.Task[None] | None = None
+        self.subscription: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
         js = self.worker.js
@@ -118,8 +120,8 @@ class _Partition:
         except NotFoundError:
             pass
         await js.add_consumer(bus.BIDS_STREAM, config)
-        subscription = await js.pull_subscribe_bind(durable=self.durable, stream=bus.BIDS_STREAM)
-        self.fetcher = asyncio.create_task(self._fetch(subscription), name=f"fetch-p{self.number}")
+        self.subscription = await js.pull_subscribe_bind(durable=self.durable, stream=bus.BIDS_STREAM)
+        self.fetcher = asyncio.create_task(self._fetch(self.subscription), name=f"fetch-p{self.number}")
 
     async def stop(self) -> None:
         """Stops at once; whatever is unacknowledged is redelivered to the next owner."""
@@ -129,6 +131,10 @@ class _Partition:
         await asyncio.gather(*tasks, return_exceptions=True)
         INFLIGHT.dec(sum(len(lane.queue) for lane in self.lanes.values()))
         self.lanes.clear()
+        if self.subscription is not None:
+            # Left subscribed, messages still in flight to it would hold the connection's drain.
+            with contextlib.suppress(nats.errors.Error):
+                await self.subscription.unsubscribe()
 
     async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> None:
         """Waits for the first command (a long poll that returns the moment one arrives), then
@@ -184,7 +190,7 @@ class Worker:
         self.js = js
         self.ledger = ledger
         self.clock = clock
-        self.worker_id = uuid.uuid4().hex
+        self.worker_id = settings.worker_id or uuid.uuid4().hex
         self._partitions: dict[int, _Partition] = {}
 
     # --- ownership --------------------------------------------------------------------

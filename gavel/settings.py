@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     bid_decision_timeout: float = 5.0
     # Which halves of bid_svc this process runs: api, worker, or all.
     bid_role: str = "all"
+    # Names this process in leases (operators and tests can tell owners apart); random if empty.
+    worker_id: str = ""
     # A worker that stops renewing its partition leases loses them after this many seconds.
     lease_ttl: float = 4.0
 

@@ -1,0 +1,124 @@
+"""kill -9 of a bid worker in the middle of a bid storm: its partitions move to the other
+worker within seconds, every acknowledged bid gets exactly one recorded outcome, and every
+auction's history still satisfies the invariants."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+import uuid
+from collections import Counter
+from contextlib import AsyncExitStack
+
+import nats
+import pytest
+
+from devstack.process import ManagedProcess
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.settings import Settings
+from gavel import bus
+from tests.integration.bidding import (
+    all_bids, bearer, bid_stub, check_history, create_auction, get_auction, new_bidders, watching,
+)
+
+
+async def _owns(settings: Settings, worker_id: str, share: int) -> set[int]:
+    """Returns, from a watch on the lease bucket, once ``worker_id`` holds ``share`` partitions."""
+    nc = await nats.connect(settings.nats_url)
+    try:
+        kv = await nc.jetstream().key_value("bid_leases")
+        owners: dict[str, bytes] = {}
+        async for entry in await kv.watchall():
+            if entry is None:
+                continue
+            owners[entry.key] = entry.value if entry.operation is None else b""
+            mine = {int(k) for k, v in owners.items() if v == worker_id.encode()}
+            if len(mine) >= share:
+                return mine
+    finally:
+        await nc.close()
+    raise AssertionError("lease watch ended")
+
+
+async def _partitions_of(settings: Settings, worker_id: str) -> set[int]:
+    nc = await nats.connect(settings.nats_url)
+    try:
+        kv = await nc.jetstream().key_value("bid_leases")
+        owned = set()
+        for key in await kv.keys():
+            entry = await kv.get(key)
+            if entry.value == worker_id.encode():
+                owned.add(int(key))
+        return owned
+    finally:
+        await nc.close()
+
+
+async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(stack: object, settings: Settings, token_for, tmp_path) -> None:
+    second = settings.model_copy(update={
+        "bid_role": "worker", "worker_id": f"doomed-{uuid.uuid4().hex[:6]}",
+        "bid_port": 15062, "bid_metrics_port": 19112,
+    })
+    doomed = ManagedProcess("doomed-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "doomed.log",
+                            env=second.as_env())
+    doomed.start()
+    try:
+        # Two workers: each settles on half the partitions.
+        owned = await asyncio.wait_for(_owns(settings, second.worker_id, settings.bid_partitions // 2), 60)
+
+        # Half the auctions on the doomed worker's partitions, half on the survivor's.
+        seller = token_for(f"seller-{uuid.uuid4().hex[:6]}")
+        doomed_lots: list[str] = []
+        other_lots: list[str] = []
+        while len(doomed_lots) < 6 or len(other_lots) < 6:
+            auction_id = (await create_auction(settings, seller)).auction_id
+            side = doomed_lots if bus.partition_of(uuid.UUID(auction_id), settings.bid_partitions) in owned else other_lots
+            if len(side) < 6:
+                side.append(auction_id)
+        ids = doomed_lots + other_lots
+        tokens = [token_for(b) for b in new_bidders(50)]
+        replies: list[pb.Bid] = []
+        midway = asyncio.Event()
+
+        async with bid_stub(settings) as stub, AsyncExitStack() as watches:
+            events = {i: await watches.enter_async_context(watching(settings, i)) for i in ids}
+
+            async def bidder(token: str) -> None:
+                for _ in range(20):
+                    request = pb.PlaceBidRequest(auction_id=random.choice(ids), amount=random.randint(50, 10**6),
+                                                 request_id=uuid.uuid4().hex)
+                    replies.append(await stub.PlaceBid(request, metadata=bearer(token)))
+                    if len(replies) >= 300:
+                        midway.set()
+
+            killed_partitions: set[int] = set()
+
+            async def killer() -> None:
+                await midway.wait()
+                killed_partitions.update(await _partitions_of(settings, second.worker_id))
+                doomed.signal(signal.SIGKILL)
+
+            await asyncio.gather(killer(), *(bidder(t) for t in tokens))
+            assert not doomed.alive()
+            orphaned = [i for i in ids if bus.partition_of(uuid.UUID(i), settings.bid_partitions) in killed_partitions]
+            assert len(orphaned) >= 6, "the killed worker must have owned the doomed auctions' partitions"
+            assert len(replies) == 1000  # every PlaceBid was acknowledged by the log
+
+            # Await every auction's last decision: its bid count reaches what was acknowledged.
+            acked = Counter(r.auction_id for r in replies)
+            for auction_id in ids:
+                await events[auction_id].until(lambda a, n=acked[auction_id]: a.bid_count >= n, timeout=60)
+
+            for auction_id in ids:
+                history = await all_bids(stub, auction_id)
+                sent = {r.bid_id for r in replies if r.auction_id == auction_id}
+                assert {b.bid_id for b in history} == sent  # exactly one recorded outcome each
+                check_history(history, await get_auction(settings, auction_id))
+            pending = [r for r in replies if r.status == pb.BID_STATUS_PENDING]
+            for reply in pending:  # PENDING answers were later decided, and GetBid says how
+                decided = await stub.GetBid(pb.GetBidRequest(auction_id=reply.auction_id, bid_id=reply.bid_id))
+                assert decided.status in (pb.BID_STATUS_ACCEPTED, pb.BID_STATUS_REJECTED)
+    finally:
+        doomed.stop()
