@@ -41,15 +41,16 @@ CLOCK_SKEW_MARGIN = timedelta(seconds=2)
 
 class Closer:
     def __init__(self, settings: Settings, js: JetStreamContext, session: Session, store: AuctionStore,
-                 clock: Clock = utcnow, interval: float = 0.5) -> None:
+                 clock: Clock = utcnow, interval: float = 0.5, name: str = "closer") -> None:
         self._settings = settings
         self._js = js
         self._session = session
         self._store = store
         self._clock = clock
         self._interval = interval
-        self._load = session.prepare("SELECT done_until FROM closer_progress WHERE name = 'closer'")
-        self._save = session.prepare("INSERT INTO closer_progress (name, done_until) VALUES ('closer', ?)")
+        self._name = name
+        self._load = session.prepare("SELECT done_until FROM closer_progress WHERE name = ?")
+        self._save = session.prepare("INSERT INTO closer_progress (name, done_until) VALUES (?, ?)")
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self._settings
@@ -73,7 +74,7 @@ class Closer:
     async def close_due(self) -> int:
         """Publishes closes for everything that ended since the recorded point; returns how many."""
         now = self._clock()
-        rows = (await cql.execute(self._session, self._load)).current_rows
+        rows = (await cql.execute(self._session, self._load, (self._name,))).current_rows
         done_until = rows[0].done_until.replace(tzinfo=now.tzinfo) if rows else now - FIRST_RUN_LOOKBACK
         published = 0
         position = EndEntry(done_until, _MAX_ID)
@@ -96,7 +97,7 @@ class Closer:
             hour = hours[-1] + 1
         # Recorded a little behind now: an auction created on a host whose clock runs behind
         # ours could still end in that margin; re-publishing its close next round is harmless.
-        await cql.execute(self._session, self._save, (now - CLOCK_SKEW_MARGIN,))
+        await cql.execute(self._session, self._save, (self._name, now - CLOCK_SKEW_MARGIN))
         return published
 
     async def _publish_close(self, entry: EndEntry) -> None:

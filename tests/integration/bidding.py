@@ -109,3 +109,12 @@ def check_history(bids: list[pb.Bid], final: pb.Auction) -> None:
 
 def new_bidders(n: int) -> list[str]:
     return [f"bidder-{uuid.uuid4().hex[:8]}" for _ in range(n)]
+
+
+def check_leader_chain(session: object, auction_id: str) -> None:
+    """From the auction's own partition: each accepted bid displaced the one accepted before."""
+    rows = session.execute(  # type: ignore[attr-defined]
+        "SELECT bid_id, prev_bid_id, seq, accepted FROM auctions WHERE auction_id = %s", (uuid.UUID(auction_id),)
+    )
+    accepted = sorted((r for r in rows if r.bid_id is not None and r.accepted), key=lambda r: r.seq)
+    assert [r.prev_bid_id for r in accepted] == ([None] + [r.bid_id for r in accepted])[: len(accepted)]

@@ -14,7 +14,8 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.errors import field_violations
 from gavel.settings import Settings
 from tests.integration.bidding import (
-    all_bids, bearer, bid_stub, check_history, create_auction, get_auction, new_bidders, watching,
+    all_bids, bearer, bid_stub, check_history, check_leader_chain, create_auction, get_auction, new_bidders,
+    watching,
 )
 
 
@@ -37,7 +38,9 @@ async def _bid_storm(settings: Settings, token_for, auction_ids: list[str], task
 
 
 @pytest.mark.parametrize("auctions", [1, 25], ids=["one-hot-auction", "many-auctions"])
-async def test_concurrent_bidders_agree_on_every_outcome(stack: object, settings: Settings, token_for, auctions: int) -> None:
+async def test_concurrent_bidders_agree_on_every_outcome(
+    stack: object, settings: Settings, token_for, cql_session: object, auctions: int
+) -> None:
     seller = token_for(f"seller-{uuid.uuid4().hex[:6]}")
     lots = [await create_auction(settings, seller) for _ in range(auctions)]
     ids = [a.auction_id for a in lots]
@@ -53,6 +56,7 @@ async def test_concurrent_bidders_agree_on_every_outcome(stack: object, settings
             by_id = {b.bid_id: b for b in history}
             assert all(by_id[r.bid_id] == r for r in mine)  # the answer is the recorded outcome
             check_history(history, await get_auction(settings, auction_id))
+            check_leader_chain(cql_session, auction_id)
 
 
 async def test_retry_with_the_same_request_id_is_the_same_bid(stack: object, settings: Settings, token_for) -> None:

@@ -20,7 +20,8 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.settings import Settings
 from gavel import bus
 from tests.integration.bidding import (
-    all_bids, bearer, bid_stub, check_history, create_auction, get_auction, new_bidders, watching,
+    all_bids, bearer, bid_stub, check_history, check_leader_chain, create_auction, get_auction, new_bidders,
+    watching,
 )
 
 
@@ -56,7 +57,9 @@ async def _partitions_of(settings: Settings, worker_id: str) -> set[int]:
         await nc.close()
 
 
-async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(stack: object, settings: Settings, token_for, tmp_path) -> None:
+async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(
+    stack: object, settings: Settings, token_for, cql_session: object, tmp_path
+) -> None:
     second = settings.model_copy(update={
         "bid_role": "worker", "worker_id": f"doomed-{uuid.uuid4().hex[:6]}",
         "bid_port": 15062, "bid_metrics_port": 19112,
@@ -116,6 +119,7 @@ async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(stack: o
                 sent = {r.bid_id for r in replies if r.auction_id == auction_id}
                 assert {b.bid_id for b in history} == sent  # exactly one recorded outcome each
                 check_history(history, await get_auction(settings, auction_id))
+                check_leader_chain(cql_session, auction_id)
             pending = [r for r in replies if r.status == pb.BID_STATUS_PENDING]
             for reply in pending:  # PENDING answers were later decided, and GetBid says how
                 decided = await stub.GetBid(pb.GetBidRequest(auction_id=reply.auction_id, bid_id=reply.bid_id))
