@@ -11,6 +11,9 @@ PROTO_SRC   := protos/auction/v1/auction.proto
 PROTO_PY    := gavel/api/auction/v1/auction_pb2.py
 DESCRIPTOR  := build/gavel.binpb
 PYTEST_ARGS ?=
+CACHE       ?= $(HOME)/.cache/gavel
+GHZ_VERSION := v0.121.0
+GHZ         := $(CACHE)/bin/ghz-$(GHZ_VERSION)
 
 .PHONY: all install up test lint proto bench clean clean-data
 
@@ -48,6 +51,15 @@ up: install
 
 test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ghz from the Go module proxy, built once into the cache.
+$(GHZ):
+	mkdir -p $(CACHE)/bin
+	GOBIN=$(CACHE)/bin go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+	mv $(CACHE)/bin/ghz $@
+
+bench: install $(GHZ)
+	$(PY) -m bench --ghz $(GHZ)
 
 clean:
 	rm -rf gavel/api build web/node_modules $(VENV)

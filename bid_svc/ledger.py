@@ -47,7 +47,6 @@ class Ledger:
         self._session = session
         p = session.prepare
         self._load = p(f"SELECT {AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
-        self._load.consistency_level = ConsistencyLevel.LOCAL_SERIAL
         self._recorded = p(f"SELECT {_BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id IN ?")
         self._cas_state = p(
             "UPDATE auctions SET version = ?, highest_bid = ?, highest_bidder_id = ?, highest_bid_id = ?,"
@@ -65,9 +64,13 @@ class Ledger:
             " reject_reason, seq, highest_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
 
-    async def load(self, auction_id: uuid.UUID) -> Auction | None:
-        """A SERIAL read: it also finishes any compare-and-set left half-done by a dead worker."""
-        rows = (await cql.execute(self._session, self._load, (auction_id,))).current_rows
+    async def load(self, auction_id: uuid.UUID, *, serial: bool = False) -> Auction | None:
+        """``serial``: a Paxos read, which also finishes any compare-and-set left half-done by
+        a dead worker. Without it, a QUORUM read: cheaper, and if stale the CAS says so."""
+        statement = self._load.bind((auction_id,))
+        if serial:
+            statement.consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        rows = (await cql.execute(self._session, statement)).current_rows
         if not rows or rows[0].seller_id is None:
             return None
         return auction_from_row(rows[0])
@@ -107,17 +110,21 @@ class Ledger:
         return bool(result.was_applied)
 
     async def write_read_models(self, outcomes: list[BidOutcome]) -> None:
-        """The history tables; idempotent, so a redelivered command simply writes them again."""
+        """The history tables; idempotent, so a redelivered command simply writes them again.
+        An auction's rows share a partition: one unlogged batch per auction."""
+        by_auction: dict[uuid.UUID, BatchStatement] = {}
         writes = []
         for o in outcomes:
             b = o.bid
             reason = o.reason.value if o.reason else None
-            writes.append(cql.execute(self._session, self._by_auction, (
+            batch = by_auction.setdefault(b.auction_id, BatchStatement(batch_type=BatchType.UNLOGGED))
+            batch.add(self._by_auction, (
                 b.auction_id, o.version, b.bid_id, b.bidder_id, b.amount, b.placed_at, o.accepted, reason,
                 o.highest_bid, _unset_if_none(o.prev_bid_id),
-            )))
+            ))
             writes.append(cql.execute(self._session, self._by_bidder, (
                 b.bidder_id, b.placed_at, b.bid_id, b.auction_id, b.amount, o.accepted, reason, o.version,
                 o.highest_bid,
             )))
+        writes += [cql.execute(self._session, batch) for batch in by_auction.values()]
         await asyncio.gather(*writes)

@@ -8,6 +8,7 @@ import uuid
 import grpc
 from cachetools import LRUCache
 from nats.js import JetStreamContext
+from prometheus_client import Counter
 
 from auction_svc.listing import page_size
 from bid_svc.bid_store import BidStore
@@ -21,6 +22,8 @@ from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDe
 from gavel.interceptors import require_principal
 from gavel.messages import outcome_to_pb, parse_auction_id, timestamp
 from gavel.settings import Settings
+
+ANSWERS = Counter("gavel_place_bid_answers_total", "PlaceBid answers by bid status (PENDING: decision late).", ["status"])
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BidService"].full_name
 AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/PlaceBid", f"/{SERVICE_NAME}/ListMyBids"})
@@ -102,20 +105,23 @@ class BidService(pb_grpc.BidServiceServicer):
                 )
             except Exception as exc:  # nothing was acknowledged: safe for the client to retry
                 raise Unavailable(f"the bid log did not take the bid ({type(exc).__name__}); retry") from exc
+            answer = None
             if ack.duplicate:
                 # A retry of a bid already in the log: its outcome may be recorded already.
                 recorded = await self._bids.get(auction_id, command.bid_id)
-                if recorded is not None:
-                    return outcome_to_pb(recorded)
-            try:
-                return await asyncio.wait_for(asyncio.shield(outcome), self._settings.bid_decision_timeout)
-            except asyncio.TimeoutError:
-                return pb.Bid(
-                    bid_id=str(command.bid_id), auction_id=str(auction_id), bidder_id=bidder,
-                    amount=command.amount, placed_at=timestamp(command.placed_at), status=pb.BID_STATUS_PENDING,
-                )
+                answer = outcome_to_pb(recorded) if recorded is not None else None
+            if answer is None:
+                try:
+                    answer = await asyncio.wait_for(asyncio.shield(outcome), self._settings.bid_decision_timeout)
+                except asyncio.TimeoutError:
+                    answer = pb.Bid(
+                        bid_id=str(command.bid_id), auction_id=str(auction_id), bidder_id=bidder,
+                        amount=command.amount, placed_at=timestamp(command.placed_at), status=pb.BID_STATUS_PENDING,
+                    )
         finally:
             self._outcomes.forget(command.bid_id, outcome)
+        ANSWERS.labels(pb.BidStatus.Name(answer.status)).inc()
+        return answer
 
     async def GetBid(self, request: pb.GetBidRequest, context: grpc.aio.ServicerContext) -> pb.Bid:
         auction_id = parse_auction_id(request.auction_id)

@@ -84,6 +84,7 @@ class _Lane:
     auction_id: uuid.UUID
     queue: deque[tuple[Msg, commands.PlaceBidCommand | commands.CloseAuctionCommand]] = field(default_factory=deque)
     auction: Auction | None = None  # known state after our own last write; None: read it
+    conflicted: bool = False  # the last compare-and-set was lost or unknown
     task: asyncio.Task[None] | None = None
 
 
@@ -287,16 +288,17 @@ class Worker:
             await msg.ack()
 
     async def _decide_once(self, lane: _Lane, group: list) -> tuple[list, dict[uuid.UUID, BidOutcome]] | None:
-        fresh = lane.auction is None
-        if fresh:
-            lane.auction = await self.ledger.load(lane.auction_id)
+        """Optimistic: decide from the state we know (or a plain read of it) and let the
+        compare-and-set judge. Only after a lost or unknown CAS does the next attempt pay for
+        a SERIAL read (which also settles a half-done CAS of a dead worker) and look up which
+        of the commands were already decided (the CAS refuses a bid row that exists)."""
+        after_conflict = lane.conflicted
+        if lane.auction is None:
+            lane.auction = await self.ledger.load(lane.auction_id, serial=after_conflict)
             if lane.auction is None:
                 return None
         bid_ids = [c.bid_id for _, c in group if isinstance(c, commands.PlaceBidCommand)]
-        # A command may have been decided before: by us (acked too late), or by the previous
-        # owner. Its row in the auction's partition is the truth.
-        maybe_seen = fresh or any(msg.metadata.num_delivered > 1 for msg, _ in group)
-        already = await self.ledger.recorded(lane.auction_id, bid_ids) if maybe_seen else {}
+        already = await self.ledger.recorded(lane.auction_id, bid_ids) if after_conflict else {}
         now = self.clock()
         todo = [
             c.to_domain(now) if isinstance(c, commands.CloseAuctionCommand) else c.to_domain()
@@ -310,9 +312,11 @@ class Worker:
             if not applied:
                 CAS_CONFLICTS.inc()
                 lane.auction = None
+                lane.conflicted = True
                 raise _Conflict(f"auction {lane.auction_id}: compare-and-set {'lost' if applied is False else 'unknown'}")
             GROUP_SIZE.observe(len(steps))
         lane.auction = after
+        lane.conflicted = False
         return steps, already
 
     async def _announce(self, lane: _Lane, group: list, steps: list, already: dict[uuid.UUID, BidOutcome]) -> None:

@@ -1,0 +1,245 @@
+"""Runs the benchmark on its own local stack and writes bench/results.json and a table.
+
+One run, one machine, so every figure is a ratio against a baseline measured in the same
+run at the same concurrency: the whole PlaceBid path against the raw Cassandra LWT it rests
+on and the raw JetStream publish in front of it; Envoy against direct; CPU per bid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import nats
+from nats.js.api import StorageType, StreamConfig
+
+from bid_svc.ledger import Ledger
+from devstack.stack import running
+from gavel import cql
+from gavel.auction_store import AuctionStore
+from gavel.auth import mint_dev_token
+from gavel.domain.auction import Auction, Item
+from gavel.domain.bidding import PlaceBid, decide_all
+from gavel.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def bench_settings(data_dir: Path) -> Settings:
+    return Settings(
+        auction_port=45051, bid_port=45052, stream_port=45053,
+        auction_metrics_port=49101, bid_metrics_port=49102, stream_metrics_port=49103,
+        envoy_port=48080, envoy_admin_port=49901, cassandra_port=49042, cassandra_storage_port=47000,
+        nats_url="nats://127.0.0.1:44222", nats_port=44222, nats_monitor_port=48222,
+        data_dir=data_dir, log_level="WARNING",
+    )
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        out[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return out
+
+
+def answers(settings: Settings) -> dict[str, float]:
+    """PlaceBid answers so far by status, from bid_svc's metrics (ghz only sees gRPC OK)."""
+    text = httpx.get(f"http://127.0.0.1:{settings.bid_metrics_port}/metrics").text
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("gavel_place_bid_answers_total{"):
+            status = line.split('status="')[1].split('"')[0]
+            found[status] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def lot(now: datetime) -> Auction:
+    return Auction(uuid.uuid4(), "bench-seller", Item("Bench lot"), now - timedelta(minutes=1),
+                   now + timedelta(hours=2), 1, "USD", now)
+
+
+# --- raw baselines ----------------------------------------------------------------------
+
+async def raw_lwt(store: AuctionStore, ledger: Ledger, concurrency: int, seconds: float, hot: bool) -> dict[str, float]:
+    """The worker's very compare-and-set (one bid per LWT), straight through the driver."""
+    now = datetime.now(timezone.utc)
+    auctions = [lot(now)] if hot else [lot(now) for _ in range(concurrency)]
+    for a in auctions:
+        await store.create(a)
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def loop(auction: Auction) -> None:
+        state = auction
+        amount = 1
+        while time.perf_counter() < deadline:
+            amount += 1
+            after, steps = decide_all(state, [PlaceBid(uuid.uuid4(), state.auction_id, "raw", amount, now)])
+            start = time.perf_counter()
+            applied = await ledger.commit(state, after, [o for _, o in steps])
+            latencies.append(time.perf_counter() - start)
+            state = after if applied else await ledger.load(state.auction_id)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(auctions[i % len(auctions)]) for i in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return _summary(latencies, elapsed)
+
+
+async def raw_publish(settings: Settings, concurrency: int, seconds: float) -> dict[str, float]:
+    """A JetStream publish awaited for its ack, to a stream configured like BIDS."""
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="BENCH", subjects=["bench.*"], storage=StorageType.FILE))
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    payload = b"x" * 220  # about the size of a bid command
+
+    async def loop(i: int) -> None:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            await js.publish(f"bench.{i % 64}", payload, headers={"Nats-Msg-Id": uuid.uuid4().hex})
+            latencies.append(time.perf_counter() - start)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(i) for i in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await js.delete_stream("BENCH")
+    await nc.close()
+    return _summary(latencies, elapsed)
+
+
+def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "ops": len(ordered),
+        "per_s": len(ordered) / elapsed,
+        "p50_ms": 1000 * ordered[len(ordered) // 2],
+        "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)],
+        "mean_ms": 1000 * statistics.fmean(ordered),
+    }
+
+
+# --- the whole path, with ghz ---------------------------------------------------------------
+
+def ghz(ghz_bin: str, target: str, token: str, data: list[dict[str, object]], concurrency: int, seconds: float) -> dict[str, float]:
+    out = subprocess.run(
+        [ghz_bin, "--insecure", "--protoset", str(ROOT / "build" / "gavel.binpb"),
+         "--call", "auction.v1.BidService.PlaceBid", "-c", str(concurrency), "-z", f"{seconds}s",
+         "--connections", "4", "-m", json.dumps({"authorization": f"Bearer {token}"}),
+         "-d", json.dumps(data), "--format", "json", "--skipFirst", str(concurrency), target],
+        check=True, capture_output=True, text=True,
+    )
+    report = json.loads(out.stdout)
+    percentiles = {p["percentage"]: p["latency"] / 1e6 for p in report.get("latencyDistribution") or []}
+    return {
+        "ops": report["count"],
+        "per_s": report["rps"],
+        "p50_ms": percentiles.get(50, float("nan")),
+        "p99_ms": percentiles.get(99, float("nan")),
+        "mean_ms": report["average"] / 1e6,
+        "status": report.get("statusCodeDistribution", {}),
+    }
+
+
+async def create_lots(settings: Settings, store: AuctionStore, n: int) -> list[str]:
+    now = datetime.now(timezone.utc)
+    lots = [replace(lot(now), seller_id="bench-seller") for _ in range(n)]
+    for a in lots:
+        await store.create(a)
+    return [str(a.auction_id) for a in lots]
+
+
+def bid_data(auction_ids: list[str]) -> list[dict[str, object]]:
+    # ghz round-robins an array of messages; amounts are random, so bids are both accepted
+    # and rejected, as in a real auction (both are decided and recorded the same way).
+    return [{"auction_id": a, "amount": "{{randomInt 1 1000000000}}"} for a in auction_ids]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--ghz", default=shutil.which("ghz") or str(Path.home() / ".cache/gavel/bin/ghz"))
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    c, secs = args.concurrency, args.seconds
+
+    settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-bench-")))
+    results: dict[str, object] = {"concurrency": c, "seconds_per_run": secs, "when": datetime.now(timezone.utc).isoformat()}
+    with running(settings) as stack:
+        session = cql.connect(settings, settings.cassandra_keyspace)
+        store, ledger = AuctionStore(session), Ledger(session)
+        token = mint_dev_token("bench-bidder", settings.jwt_secret)
+        pids = {name: p.pid for name, p in stack.processes.items()}
+
+        async def prepare() -> tuple[list[str], list[str]]:
+            return await create_lots(settings, store, 500), await create_lots(settings, store, 1)
+
+        many, hot = asyncio.run(prepare())
+        direct = f"127.0.0.1:{settings.bid_port}"
+        via_envoy = f"127.0.0.1:{settings.envoy_port}"
+
+        # Warm-up on both routes (JIT, caches, connections): the measured runs then compare
+        # the paths, not the order they ran in.
+        ghz(args.ghz, direct, token, bid_data(many), c, secs / 2)
+        ghz(args.ghz, via_envoy, token, bid_data(many), c, secs / 2)
+        before, answered = cpu_seconds(pids), answers(settings)
+        results["path_many_direct"] = ghz(args.ghz, direct, token, bid_data(many), c, secs)
+        after = cpu_seconds(pids)
+        results["path_many_direct"]["answers"] = {  # type: ignore[index]
+            k: v - answered.get(k, 0) for k, v in answers(settings).items()
+        }
+        results["path_many_envoy"] = ghz(args.ghz, via_envoy, token, bid_data(many), c, secs)
+        results["path_hot_direct"] = ghz(args.ghz, direct, token, bid_data(hot), c, secs)
+        results["raw_lwt_many"] = asyncio.run(raw_lwt(store, ledger, c, secs, hot=False))
+        results["raw_lwt_sequential"] = asyncio.run(raw_lwt(store, ledger, 1, secs / 2, hot=True))
+        results["raw_publish"] = asyncio.run(raw_publish(settings, c, secs / 2))
+        session.cluster.shutdown()
+
+    bids = results["path_many_direct"]["ops"]  # type: ignore[index]
+    cpu = {name: after[name] - before[name] for name in pids if name != "envoy"}
+    results["cpu_seconds_per_1000_bids"] = {
+        "total": 1000 * sum(cpu.values()) / bids,
+        **{name: 1000 * v / bids for name, v in cpu.items()},
+    }
+    r = results
+    ceiling = 1000 / r["raw_lwt_sequential"]["mean_ms"]  # type: ignore[index]
+    results["ratios"] = {
+        "path_vs_raw_lwt_many": r["path_many_direct"]["per_s"] / r["raw_lwt_many"]["per_s"],  # type: ignore[index]
+        "hot_decided_per_s_vs_one_lwt_per_bid_ceiling": r["path_hot_direct"]["per_s"] / ceiling,  # type: ignore[index]
+        "envoy_vs_direct": r["path_many_envoy"]["per_s"] / r["path_many_direct"]["per_s"],  # type: ignore[index]
+        "path_vs_raw_publish": r["path_many_direct"]["per_s"] / r["raw_publish"]["per_s"],  # type: ignore[index]
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+
+
+def table(r: dict) -> str:
+    rows = [f"{'run':<26}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses"]
+    for key in ("path_many_direct", "path_many_envoy", "path_hot_direct", "raw_lwt_many", "raw_lwt_sequential", "raw_publish"):
+        v = r[key]
+        rows.append(f"{key:<26}{v['per_s']:>10.0f}{v['p50_ms']:>10.1f}{v['p99_ms']:>10.1f}  {v.get('status', '')}")
+    rows.append("")
+    for name, value in r["ratios"].items():
+        rows.append(f"{name:<48}{value:>8.2f}")
+    rows.append("cpu s / 1000 bids: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_seconds_per_1000_bids"].items()))
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()
