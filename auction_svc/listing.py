@@ -5,24 +5,19 @@ forward from now (ending soonest first), ended ones walking back. With a seller,
 seller's own partition, newest first. Each page reads at most ``MAX_SCAN`` index entries, so a
 selective filter returns a short page with a token rather than an unbounded read.
 
-Page tokens are opaque (base64 of a small JSON cursor) and bound to the filter they came with.
+Page tokens (gavel.paging) are bound to the filter they came with.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from gavel.auction_store import AuctionStore, EndEntry, SellerEntry, end_hour
 from gavel.domain.auction import Auction, Status
-from gavel.errors import FieldViolation, InvalidArgument
+from gavel.paging import bad_token, decode_token, encode_token
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 MAX_SCAN = 1000
 HOURS_PER_READ = 48
 
@@ -50,32 +45,24 @@ class Cursor:
     auction_id: uuid.UUID
 
     def encode(self, query: Query) -> str:
-        raw = json.dumps(
+        return encode_token(
             {"f": query.fingerprint, "h": self.hour, "t": int(self.at.timestamp() * 1000), "i": str(self.auction_id)}
         )
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str, query: Query) -> Cursor:
+        data = decode_token(token)
         try:
-            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             cursor = cls(
-                hour=int(data["h"]),
-                at=datetime.fromtimestamp(int(data["t"]) / 1000, tz=timezone.utc),
-                auction_id=uuid.UUID(data["i"]),
+                hour=int(data["h"]),  # type: ignore[arg-type]
+                at=datetime.fromtimestamp(int(data["t"]) / 1000, tz=timezone.utc),  # type: ignore[arg-type]
+                auction_id=uuid.UUID(str(data["i"])),
             )
-            matches = data["f"] == query.fingerprint
-        except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
-            raise InvalidArgument([FieldViolation("page_token", "not a token this service issued")]) from None
-        if not matches:
-            raise InvalidArgument([FieldViolation("page_token", "was issued for a different filter")])
+        except (ValueError, KeyError, TypeError):
+            raise bad_token() from None
+        if data.get("f") != query.fingerprint:
+            raise bad_token("was issued for a different filter")
         return cursor
-
-
-def page_size(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument([FieldViolation("page_size", "must not be negative")])
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 def _wanted(query: Query, auction: Auction, now: datetime) -> bool:

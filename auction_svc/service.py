@@ -17,6 +17,7 @@ from gavel.auction_store import AuctionStore
 from gavel.errors import FieldViolation, InvalidArgument, NotFound
 from gavel.interceptors import require_principal
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_auction_id
+from gavel.paging import page_size
 from gavel.settings import Settings
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
@@ -48,7 +49,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         query = listing.Query(
             status=STATUS_FROM_PB.get(request.status),
             seller_id=request.seller_id,
-            page_size=listing.page_size(request.page_size),
+            page_size=page_size(request.page_size),
         )
         now = self._clock()
         auctions, token = await listing.list_auctions(self._store, query, request.page_token, now)

@@ -3,9 +3,6 @@ read models (an auction's by decision order, a bidder's by time)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime, timezone
 
@@ -14,24 +11,7 @@ from cassandra.cluster import Session
 from bid_svc.ledger import outcome_from_row
 from gavel import cql
 from gavel.domain.bidding import BidOutcome, PlaceBid, RejectReason
-from gavel.errors import FieldViolation, InvalidArgument
-
-_BAD_TOKEN = InvalidArgument([FieldViolation("page_token", "not a token this service issued")])
-
-
-def _encode(data: dict[str, object]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-
-def _decode(token: str) -> dict[str, object]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, binascii.Error):
-        raise _BAD_TOKEN from None
-    if not isinstance(data, dict):
-        raise _BAD_TOKEN
-    return data
-
+from gavel.paging import bad_token, decode_token, encode_token
 
 class BidStore:
     def __init__(self, session: Session) -> None:
@@ -59,26 +39,27 @@ class BidStore:
     async def history(self, auction_id: uuid.UUID, token: str, limit: int) -> tuple[list[BidOutcome], str]:
         before = 2**63 - 1
         if token:
-            data = _decode(token)
-            if data.get("a") != str(auction_id) or not isinstance(data.get("s"), int):
-                raise _BAD_TOKEN
-            before = data["s"]
+            data = decode_token(token)
+            seq = data.get("s")
+            if data.get("a") != str(auction_id) or not isinstance(seq, int):
+                raise bad_token()
+            before = seq
         rows = (await cql.execute(self._session, self._history, (auction_id, before, limit))).current_rows
         found = [outcome_from_row(auction_id, r) for r in rows]
         more = len(rows) == limit
-        return found, _encode({"a": str(auction_id), "s": found[-1].version}) if more else ""
+        return found, encode_token({"a": str(auction_id), "s": found[-1].version}) if more else ""
 
     async def of_bidder(self, bidder_id: str, token: str, limit: int) -> tuple[list[BidOutcome], str]:
         at, last = datetime(9999, 1, 1, tzinfo=timezone.utc), uuid.UUID(int=(1 << 128) - 1)
         if token:
-            data = _decode(token)
+            data = decode_token(token)
             try:
                 at = datetime.fromtimestamp(int(data["t"]) / 1000, tz=timezone.utc)
                 last = uuid.UUID(str(data["i"]))
             except (KeyError, ValueError, TypeError):
-                raise _BAD_TOKEN from None
+                raise bad_token() from None
             if data.get("b") != bidder_id:
-                raise _BAD_TOKEN
+                raise bad_token()
         rows = (await cql.execute(self._session, self._mine, (bidder_id, at, last, limit))).current_rows
         found = [
             BidOutcome(
@@ -94,4 +75,4 @@ class BidStore:
         if len(rows) < limit:
             return found, ""
         tail = found[-1].bid
-        return found, _encode({"b": bidder_id, "t": int(tail.placed_at.timestamp() * 1000), "i": str(tail.bid_id)})
+        return found, encode_token({"b": bidder_id, "t": int(tail.placed_at.timestamp() * 1000), "i": str(tail.bid_id)})

@@ -10,7 +10,6 @@ from cachetools import LRUCache
 from nats.js import JetStreamContext
 from prometheus_client import Counter
 
-from auction_svc.listing import page_size
 from bid_svc.bid_store import BidStore
 from bid_svc.outcomes import OutcomeWaiter
 from gavel import bus, commands
@@ -21,6 +20,7 @@ from gavel.clock import Clock, utcnow
 from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from gavel.interceptors import require_principal
 from gavel.messages import outcome_to_pb, parse_auction_id, timestamp
+from gavel.paging import page_size
 from gavel.settings import Settings
 
 ANSWERS = Counter("gavel_place_bid_answers_total", "PlaceBid answers by bid status (PENDING: decision late).", ["status"])

@@ -25,6 +25,7 @@ hold up the rest of its partition.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -65,6 +66,7 @@ FETCH_BATCH = 512
 #: Bids per compare-and-set: big enough to drain a hot auction, small enough for one batch.
 MAX_GROUP = 64
 KNOWN_AUCTIONS = 10_000
+MAX_FAILURES = 3
 
 DECISIONS = Counter("gavel_bid_decisions_total", "Decided commands.", ["outcome"])
 GROUP_SIZE = Histogram("gavel_bid_group_size", "Commands decided per compare-and-set.",
@@ -173,6 +175,10 @@ class _Partition:
                 group = [lane.queue.popleft() for _ in range(min(MAX_GROUP, len(lane.queue)))]
                 try:
                     await self.worker.decide(self.number, lane, group)
+                except Exception as exc:  # not transient (those are retried inside): a bug
+                    log.exception("deciding failed on auction %s", lane.auction_id)
+                    await self.worker.failed(self.number, group, exc)
+                    return
                 finally:
                     INFLIGHT.dec(len(group))
         finally:
@@ -193,6 +199,7 @@ class Worker:
         self.clock = clock
         self.worker_id = settings.worker_id or uuid.uuid4().hex
         self._partitions: dict[int, _Partition] = {}
+        self._failures: collections.Counter[int] = collections.Counter()  # by stream sequence
 
     # --- ownership --------------------------------------------------------------------
 
@@ -261,6 +268,26 @@ class Worker:
         )
         DEAD_LETTERS.labels(reason.split(":")[0]).inc()
         await msg.term()
+
+    async def failed(self, number: int, group: list, exc: Exception) -> None:
+        """A group that could not be decided: the partition restarts from its ack floor, so
+        order is kept (nothing later overtakes the failed commands); a command that has failed
+        MAX_FAILURES times is dead-lettered instead of blocking its partition for ever."""
+        for msg, _command in group:
+            seq = msg.metadata.sequence.stream
+            self._failures[seq] += 1
+            if self._failures[seq] >= MAX_FAILURES:
+                del self._failures[seq]
+                await self.dead_letter(number, msg, f"failed to decide: {exc!r}")
+        asyncio.create_task(self._restart(number), name=f"restart-p{number}")
+
+    async def _restart(self, number: int) -> None:
+        partition = self._partitions.get(number)
+        if partition is None:
+            return
+        await partition.stop()
+        partition.lanes.clear()
+        await partition.start()
 
     async def decide(self, number: int, lane: _Lane, group: list[tuple[Msg, commands.PlaceBidCommand | commands.CloseAuctionCommand]]) -> None:
         async def heartbeat(_: object) -> None:

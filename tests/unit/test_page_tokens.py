@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from auction_svc.listing import Cursor, Query, page_size
+from auction_svc.listing import Cursor, Query
 from gavel.domain.auction import Status
 from gavel.errors import InvalidArgument
+from gavel.paging import page_size
 
 OPEN = Query(status=Status.OPEN, seller_id="", page_size=10)
 
