@@ -101,6 +101,7 @@ class _Partition:
         # caught by the compare-and-set anyway (then re-read).
         self.known: LRUCache[uuid.UUID, Auction] = LRUCache(maxsize=KNOWN_AUCTIONS)
         self.fetcher: asyncio.Task[None] | None = None
+        self.pending = 0  # fetched, not yet decided
         self.subscription: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
@@ -134,6 +135,7 @@ class _Partition:
         await asyncio.gather(*tasks, return_exceptions=True)
         INFLIGHT.dec(sum(len(lane.queue) for lane in self.lanes.values()))
         self.lanes.clear()
+        self.pending = 0
         if self.subscription is not None:
             # Left subscribed, messages still in flight to it would hold the connection's drain.
             with contextlib.suppress(nats.errors.Error):
@@ -166,6 +168,10 @@ class _Partition:
             lane = self.lanes[command.auction_id] = _Lane(command.auction_id, auction=self.known.get(command.auction_id))
         lane.queue.append((msg, command))
         INFLIGHT.inc()
+        self.pending += 1
+        if self.pending == MAX_ACK_PENDING:
+            log.warning("partition %d has %d commands in flight (max_ack_pending): fetching pauses until"
+                        " decisions catch up", self.number, self.pending)
         if lane.task is None:
             lane.task = asyncio.create_task(self._drain(lane), name=f"lane-{command.auction_id}")
 
@@ -181,6 +187,7 @@ class _Partition:
                     return
                 finally:
                     INFLIGHT.dec(len(group))
+                    self.pending -= len(group)
         finally:
             lane.task = None
             if not lane.queue:
@@ -200,6 +207,7 @@ class Worker:
         self.worker_id = settings.worker_id or uuid.uuid4().hex
         self._partitions: dict[int, _Partition] = {}
         self._failures: collections.Counter[int] = collections.Counter()  # by stream sequence
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- ownership --------------------------------------------------------------------
 
@@ -279,7 +287,9 @@ class Worker:
             if self._failures[seq] >= MAX_FAILURES:
                 del self._failures[seq]
                 await self.dead_letter(number, msg, f"failed to decide: {exc!r}")
-        asyncio.create_task(self._restart(number), name=f"restart-p{number}")
+        task = asyncio.create_task(self._restart(number), name=f"restart-p{number}")
+        self._background.add(task)  # held: the loop keeps only weak references to tasks
+        task.add_done_callback(self._background.discard)
 
     async def _restart(self, number: int) -> None:
         partition = self._partitions.get(number)
