@@ -57,15 +57,17 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
-def answers(settings: Settings) -> dict[str, float]:
-    """PlaceBid answers so far by status, from bid_svc's metrics (ghz only sees gRPC OK)."""
+def scrape(settings: Settings) -> dict[str, float]:
+    """bid_svc's Prometheus metrics, ``name{labels}`` → value (ghz only sees gRPC OK)."""
     text = httpx.get(f"http://127.0.0.1:{settings.bid_metrics_port}/metrics").text
-    found = {}
-    for line in text.splitlines():
-        if line.startswith("gavel_place_bid_answers_total{"):
-            status = line.split('status="')[1].split('"')[0]
-            found[status] = float(line.rsplit(" ", 1)[1])
-    return found
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines() if line.startswith("gavel_") and " " in line
+    }
+
+
+def delta(before: dict[str, float], after: dict[str, float], prefix: str) -> dict[str, float]:
+    return {k[len(prefix):]: v - before.get(k, 0.0) for k, v in after.items() if k.startswith(prefix)}
 
 
 def lot(now: datetime) -> Auction:
@@ -198,25 +200,28 @@ def main() -> None:
         # the paths, not the order they ran in.
         ghz(args.ghz, direct, token, bid_data(many), c, secs / 2)
         ghz(args.ghz, via_envoy, token, bid_data(many), c, secs / 2)
-        before, answered = cpu_seconds(pids), answers(settings)
-        results["path_many_direct"] = ghz(args.ghz, direct, token, bid_data(many), c, secs)
-        after = cpu_seconds(pids)
-        results["path_many_direct"]["answers"] = {  # type: ignore[index]
-            k: v - answered.get(k, 0) for k, v in answers(settings).items()
-        }
-        results["path_many_envoy"] = ghz(args.ghz, via_envoy, token, bid_data(many), c, secs)
-        results["path_hot_direct"] = ghz(args.ghz, direct, token, bid_data(hot), c, secs)
+        answers = "gavel_place_bid_answers_total"
+        for key, target, lots in (("path_many_direct", direct, many), ("path_many_envoy", via_envoy, many),
+                                  ("path_hot_direct", direct, hot)):
+            cpu_before, metrics_before = cpu_seconds(pids), scrape(settings)
+            results[key] = ghz(args.ghz, target, token, bid_data(lots), c, secs)
+            cpu_after, metrics_after = cpu_seconds(pids), scrape(settings)
+            groups = delta(metrics_before, metrics_after, "gavel_bid_group_size_")
+            results[key].update({  # type: ignore[union-attr]
+                "answers": delta(metrics_before, metrics_after, answers),
+                "bids_per_cas": groups["sum"] / max(groups["count"], 1),
+                "cpu_s_per_1000": {
+                    name: 1000 * (cpu_after[name] - cpu_before[name]) / results[key]["ops"]  # type: ignore[index]
+                    for name in pids
+                },
+            })
         results["raw_lwt_many"] = asyncio.run(raw_lwt(store, ledger, c, secs, hot=False))
         results["raw_lwt_sequential"] = asyncio.run(raw_lwt(store, ledger, 1, secs / 2, hot=True))
         results["raw_publish"] = asyncio.run(raw_publish(settings, c, secs / 2))
         session.cluster.shutdown()
 
-    bids = results["path_many_direct"]["ops"]  # type: ignore[index]
-    cpu = {name: after[name] - before[name] for name in pids if name != "envoy"}
-    results["cpu_seconds_per_1000_bids"] = {
-        "total": 1000 * sum(cpu.values()) / bids,
-        **{name: 1000 * v / bids for name, v in cpu.items()},
-    }
+    many_cpu = results["path_many_direct"]["cpu_s_per_1000"]  # type: ignore[index]
+    results["cpu_seconds_per_1000_bids"] = {"total": sum(v for k, v in many_cpu.items() if k != "envoy"), **many_cpu}
     r = results
     ceiling = 1000 / r["raw_lwt_sequential"]["mean_ms"]  # type: ignore[index]
     results["ratios"] = {
@@ -229,15 +234,23 @@ def main() -> None:
     print(table(results))
 
 
+def _label(metric_key: str) -> str:
+    """'{status="BID_STATUS_ACCEPTED"}' → 'ACCEPTED'."""
+    return metric_key.split('"')[1].removeprefix("BID_STATUS_")
+
+
 def table(r: dict) -> str:
-    rows = [f"{'run':<26}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses"]
+    rows = [f"{'run':<22}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers"]
     for key in ("path_many_direct", "path_many_envoy", "path_hot_direct", "raw_lwt_many", "raw_lwt_sequential", "raw_publish"):
         v = r[key]
-        rows.append(f"{key:<26}{v['per_s']:>10.0f}{v['p50_ms']:>10.1f}{v['p99_ms']:>10.1f}  {v.get('status', '')}")
+        per_cas = f"{v['bids_per_cas']:.1f}" if "bids_per_cas" in v else ""
+        answered = ", ".join(f"{_label(k)} {n:.0f}" for k, n in v.get("answers", {}).items() if n)
+        rows.append(f"{key:<22}{v['per_s']:>8.0f}{v['p50_ms']:>9.1f}{v['p99_ms']:>9.1f}{per_cas:>10}  {answered}")
     rows.append("")
     for name, value in r["ratios"].items():
         rows.append(f"{name:<48}{value:>8.2f}")
-    rows.append("cpu s / 1000 bids: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_seconds_per_1000_bids"].items()))
+    rows.append("cpu s / 1000 bids (many, direct): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_seconds_per_1000_bids"].items()))
     return "\n".join(rows)
 
 
