@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import grpc
@@ -18,6 +17,7 @@ from gavel.errors import FieldViolation, InvalidArgument, NotFound
 from gavel.interceptors import require_principal
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_auction_id
 from gavel.paging import page_size
+from gavel.server import run_in_background
 from gavel.settings import Settings
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
@@ -66,11 +66,4 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     resources.push_async_callback(nc.drain)
     js = nc.jetstream()
     await bus.ensure_streams(js, settings)
-    stop = asyncio.Event()
-    closing = asyncio.create_task(Closer(settings, js, session, store).run(stop), name="closer")
-
-    async def stop_closer() -> None:
-        stop.set()
-        await closing
-
-    resources.push_async_callback(stop_closer)
+    run_in_background(resources, "closer", Closer(settings, js, session, store).run)

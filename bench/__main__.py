@@ -185,7 +185,8 @@ def main() -> None:
     results: dict[str, object] = {"concurrency": c, "seconds_per_run": secs, "when": datetime.now(timezone.utc).isoformat()}
     with running(settings) as stack:
         session = cql.connect(settings, settings.cassandra_keyspace)
-        store, ledger = AuctionStore(session), Ledger(session)
+        store = AuctionStore(session)
+        ledger = Ledger(session, store)
         token = mint_dev_token("bench-bidder", settings.jwt_secret)
         pids = {name: p.pid for name, p in stack.processes.items()}
 

@@ -6,7 +6,6 @@ with request load, the workers up to the number of log partitions.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import grpc
@@ -19,7 +18,7 @@ from bid_svc.worker import Worker
 from gavel import bus, cql
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
-from gavel.server import ServiceSpec, run
+from gavel.server import ServiceSpec, run, run_in_background
 from gavel.settings import Settings
 
 ROLES = ("api", "worker", "all")
@@ -35,23 +34,17 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     js = nc.jetstream()
     await bus.ensure_streams(js, settings)
 
+    auctions = AuctionStore(session)
+
     if settings.bid_role in ("api", "all"):
         outcomes = OutcomeWaiter(nc)
         await outcomes.start()
         resources.push_async_callback(outcomes.stop)
-        servicer = service.BidService(settings, js, AuctionStore(session), BidStore(session), outcomes)
+        servicer = service.BidService(settings, js, auctions, BidStore(session), outcomes)
         pb_grpc.add_BidServiceServicer_to_server(servicer, server)
 
     if settings.bid_role in ("worker", "all"):
-        worker = Worker(settings, nc, js, Ledger(session))
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop), name="bid-worker")
-
-        async def stop_worker() -> None:
-            stop.set()
-            await task
-
-        resources.push_async_callback(stop_worker)
+        run_in_background(resources, "bid-worker", Worker(settings, nc, js, Ledger(session, auctions)).run)
 
 
 SPEC = ServiceSpec(

@@ -14,12 +14,12 @@ import asyncio
 import uuid
 from datetime import timezone
 
-from cassandra import ConsistencyLevel, OperationTimedOut, WriteTimeout
+from cassandra import OperationTimedOut, WriteTimeout
 from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
 
 from gavel import cql
-from gavel.auction_store import AUCTION_COLUMNS, auction_from_row
+from gavel.auction_store import AuctionStore
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Outcome, PlaceBid, RejectReason
 
@@ -43,10 +43,10 @@ def outcome_from_row(auction_id: uuid.UUID, row: object) -> BidOutcome:
 
 
 class Ledger:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, auctions: AuctionStore) -> None:
         self._session = session
+        self._auctions = auctions
         p = session.prepare
-        self._load = p(f"SELECT {AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
         self._recorded = p(f"SELECT {_BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id IN ?")
         self._cas_state = p(
             "UPDATE auctions SET version = ?, highest_bid = ?, highest_bidder_id = ?, highest_bid_id = ?,"
@@ -67,13 +67,7 @@ class Ledger:
     async def load(self, auction_id: uuid.UUID, *, serial: bool = False) -> Auction | None:
         """``serial``: a Paxos read, which also finishes any compare-and-set left half-done by
         a dead worker. Without it, a QUORUM read: cheaper, and if stale the CAS says so."""
-        statement = self._load.bind((auction_id,))
-        if serial:
-            statement.consistency_level = ConsistencyLevel.LOCAL_SERIAL
-        rows = (await cql.execute(self._session, statement)).current_rows
-        if not rows or rows[0].seller_id is None:
-            return None
-        return auction_from_row(rows[0])
+        return await self._auctions.get(auction_id, serial=serial)
 
     async def recorded(self, auction_id: uuid.UUID, bid_ids: list[uuid.UUID]) -> dict[uuid.UUID, BidOutcome]:
         if not bid_ids:

@@ -75,6 +75,22 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
     log.info("stopped")
 
 
+def run_in_background(
+    resources: contextlib.AsyncExitStack, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]
+) -> None:
+    """Runs a service's own loop (a worker, the closer) beside its server; at shutdown, after
+    the server has drained, the loop is asked to stop and awaited, so it can hand back what
+    it holds (leases) cleanly."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop(stop), name=name)
+
+    async def finish() -> None:
+        stop.set()
+        await task
+
+    resources.push_async_callback(finish)
+
+
 def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
