@@ -13,7 +13,6 @@ from collections import Counter
 from contextlib import AsyncExitStack
 
 import nats
-import pytest
 
 from devstack.process import ManagedProcess
 from gavel.api.auction.v1 import auction_pb2 as pb
