@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import nats.errors
 from cassandra import OperationTimedOut, RequestExecutionException
@@ -24,8 +24,8 @@ from cassandra.cluster import Session
 from nats.js import JetStreamContext
 
 from gavel import bus, commands, cql
-from gavel.auction_store import AuctionStore, EndEntry, end_hour
-from gavel.clock import Clock, utcnow
+from gavel.auction_store import FAR_PAST, MAX_ID, MIN_ID, AuctionStore, EndEntry, end_hour
+from gavel.clock import Clock, from_cassandra, utcnow
 from gavel.lease import Leases, bucket
 from gavel.settings import Settings
 
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 LEASE_KEY = "closer"
 #: Where a closer with no recorded progress starts: nothing can end before it was created.
 FIRST_RUN_LOOKBACK = timedelta(days=1)
-_MAX_ID = uuid.UUID(int=(1 << 128) - 1)
 PAGE = 500
 CLOCK_SKEW_MARGIN = timedelta(seconds=2)
 
@@ -75,9 +74,9 @@ class Closer:
         """Publishes closes for everything that ended since the recorded point; returns how many."""
         now = self._clock()
         rows = (await cql.execute(self._session, self._load, (self._name,))).current_rows
-        done_until = rows[0].done_until.replace(tzinfo=now.tzinfo) if rows else now - FIRST_RUN_LOOKBACK
+        done_until = from_cassandra(rows[0].done_until) if rows else now - FIRST_RUN_LOOKBACK
         published = 0
-        position = EndEntry(done_until, _MAX_ID)
+        position = EndEntry(done_until, MAX_ID)
         hour = end_hour(done_until)
         while hour <= end_hour(now):
             hours = await self._store.end_hours(hour, ascending=True, limit=48)
@@ -85,7 +84,7 @@ class Closer:
             if not hours:
                 break
             for h in hours:
-                after = position if h == end_hour(done_until) else EndEntry(datetime.min.replace(tzinfo=now.tzinfo), uuid.UUID(int=0))
+                after = position if h == end_hour(done_until) else EndEntry(FAR_PAST, MIN_ID)
                 while True:
                     entries = await self._store.ending_in(h, after, ascending=True, limit=PAGE)
                     due = [e for e in entries if e.end_date <= now]

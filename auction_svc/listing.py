@@ -14,17 +14,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from gavel.auction_store import AuctionStore, EndEntry, SellerEntry, end_hour
+from gavel.auction_store import FAR_FUTURE, FAR_PAST, MAX_ID, MIN_ID, AuctionStore, EndEntry, SellerEntry, end_hour
 from gavel.domain.auction import Auction, Status
 from gavel.paging import bad_token, decode_token, encode_token
 
 MAX_SCAN = 1000
 HOURS_PER_READ = 48
 
-_MIN_ID = uuid.UUID(int=0)
-_MAX_ID = uuid.UUID(int=(1 << 128) - 1)
-_FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -86,7 +82,7 @@ async def list_auctions(
 async def _by_seller(
     store: AuctionStore, query: Query, cursor: Cursor | None, now: datetime
 ) -> tuple[list[Auction], Cursor | None]:
-    position = SellerEntry(cursor.at, cursor.auction_id) if cursor else SellerEntry(_FAR_FUTURE, _MAX_ID)
+    position = SellerEntry(cursor.at, cursor.auction_id) if cursor else SellerEntry(FAR_FUTURE, MAX_ID)
     found: list[Auction] = []
     scanned = 0
     while scanned < MAX_SCAN:
@@ -114,7 +110,7 @@ async def _by_end(
     if cursor:
         hour, position = cursor.hour, EndEntry(cursor.at, cursor.auction_id)
     else:
-        hour, position = end_hour(now), EndEntry(now, _MIN_ID if ascending else _MAX_ID)
+        hour, position = end_hour(now), EndEntry(now, MIN_ID if ascending else MAX_ID)
     found: list[Auction] = []
     scanned = 0
     while True:
@@ -122,7 +118,7 @@ async def _by_end(
         for h in hours:
             if h != hour:
                 hour = h
-                position = EndEntry(_FAR_PAST, _MIN_ID) if ascending else EndEntry(_FAR_FUTURE, _MAX_ID)
+                position = EndEntry(FAR_PAST, MIN_ID) if ascending else EndEntry(FAR_FUTURE, MAX_ID)
             while True:
                 if scanned >= MAX_SCAN:
                     return found, Cursor(hour, position.end_date, position.auction_id)
@@ -143,4 +139,4 @@ async def _by_end(
             return found, None
         # Next batch of hours, past the last one read.
         hour = hours[-1] + (1 if ascending else -1)
-        position = EndEntry(_FAR_PAST, _MIN_ID) if ascending else EndEntry(_FAR_FUTURE, _MAX_ID)
+        position = EndEntry(FAR_PAST, MIN_ID) if ascending else EndEntry(FAR_FUTURE, MAX_ID)

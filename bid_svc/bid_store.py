@@ -10,6 +10,8 @@ from cassandra.cluster import Session
 
 from bid_svc.ledger import outcome_from_row
 from gavel import cql
+from gavel.auction_store import FAR_FUTURE, MAX_ID
+from gavel.clock import from_cassandra
 from gavel.domain.bidding import BidOutcome, PlaceBid, RejectReason
 from gavel.paging import bad_token, decode_token, encode_token
 
@@ -50,7 +52,7 @@ class BidStore:
         return found, encode_token({"a": str(auction_id), "s": found[-1].version}) if more else ""
 
     async def of_bidder(self, bidder_id: str, token: str, limit: int) -> tuple[list[BidOutcome], str]:
-        at, last = datetime(9999, 1, 1, tzinfo=timezone.utc), uuid.UUID(int=(1 << 128) - 1)
+        at, last = FAR_FUTURE, MAX_ID
         if token:
             data = decode_token(token)
             try:
@@ -63,7 +65,7 @@ class BidStore:
         rows = (await cql.execute(self._session, self._mine, (bidder_id, at, last, limit))).current_rows
         found = [
             BidOutcome(
-                bid=PlaceBid(r.bid_id, r.auction_id, bidder_id, r.amount, r.placed_at.replace(tzinfo=timezone.utc)),
+                bid=PlaceBid(r.bid_id, r.auction_id, bidder_id, r.amount, from_cassandra(r.placed_at)),
                 accepted=r.accepted,
                 reason=RejectReason(r.reject_reason) if r.reject_reason else None,
                 version=r.seq,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timezone
 
 from cassandra import OperationTimedOut, WriteTimeout
 from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
 
 from gavel import cql
+from gavel.clock import from_cassandra
 from gavel.auction_store import AuctionStore
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Outcome, PlaceBid, RejectReason
@@ -33,7 +33,7 @@ def _unset_if_none(value: object) -> object:
 def outcome_from_row(auction_id: uuid.UUID, row: object) -> BidOutcome:
     r = row
     return BidOutcome(
-        bid=PlaceBid(r.bid_id, auction_id, r.bidder_id, r.amount, r.placed_at.replace(tzinfo=timezone.utc)),
+        bid=PlaceBid(r.bid_id, auction_id, r.bidder_id, r.amount, from_cassandra(r.placed_at)),
         accepted=r.accepted,
         reason=RejectReason(r.reject_reason) if r.reject_reason else None,
         version=r.seq,

@@ -17,6 +17,7 @@ from cassandra.cluster import Session
 from cassandra.query import BoundStatement
 
 from gavel import cql
+from gavel.clock import from_cassandra
 from gavel.domain.auction import Auction, Item
 
 END_HOURS_SCOPE = "auctions"
@@ -28,13 +29,16 @@ AUCTION_COLUMNS = (
 )
 
 
+#: Bounds of the index tables' clustering keys, for "from the start" / "from the end" reads.
+MIN_ID = uuid.UUID(int=0)
+MAX_ID = uuid.UUID(int=(1 << 128) - 1)
+FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
 def end_hour(moment: datetime) -> int:
     """The bucket an end time falls in: whole hours since the epoch."""
     return int(moment.timestamp()) // 3600
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
 def auction_from_row(row: object) -> Auction:
@@ -43,18 +47,18 @@ def auction_from_row(row: object) -> Auction:
         auction_id=r.auction_id,
         seller_id=r.seller_id,
         item=Item(name=r.item_name, description=r.item_description or "", image_url=r.item_image_url or ""),
-        start_date=_utc(r.start_date),
-        end_date=_utc(r.end_date),
+        start_date=from_cassandra(r.start_date),
+        end_date=from_cassandra(r.end_date),
         starting_price=r.starting_price,
         currency=r.currency,
-        created_at=_utc(r.created_at),
+        created_at=from_cassandra(r.created_at),
         version=r.version or 0,
         highest_bid=r.highest_bid or 0,
         highest_bidder_id=r.highest_bidder_id or "",
         highest_bid_id=r.highest_bid_id,
         bid_count=r.bid_count or 0,
-        closed_at=_utc(r.closed_at),
-        cancelled_at=_utc(r.cancelled_at),
+        closed_at=from_cassandra(r.closed_at),
+        cancelled_at=from_cassandra(r.cancelled_at),
         winner_id=r.winner_id or "",
     )
 
@@ -157,10 +161,10 @@ class AuctionStore:
         """Entries of one end hour strictly after (or, descending, before) ``after``."""
         query = self._by_end_up if ascending else self._by_end_down
         rows = await cql.execute(self._session, query, (hour, after.end_date, after.auction_id, limit))
-        return [EndEntry(_utc(r.end_date), r.auction_id) for r in rows.current_rows]
+        return [EndEntry(from_cassandra(r.end_date), r.auction_id) for r in rows.current_rows]
 
     async def by_seller(self, seller_id: str, before: SellerEntry, limit: int) -> list[SellerEntry]:
         rows = await cql.execute(
             self._session, self._by_seller, (seller_id, before.created_at, before.auction_id, limit)
         )
-        return [SellerEntry(_utc(r.created_at), r.auction_id) for r in rows.current_rows]
+        return [SellerEntry(from_cassandra(r.created_at), r.auction_id) for r in rows.current_rows]

@@ -14,5 +14,10 @@ def to_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def from_cassandra(value: datetime | None) -> datetime | None:
+    """The driver returns naive datetimes that are UTC; make them say so."""
+    return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
 def utcnow() -> datetime:
     return to_ms(datetime.now(timezone.utc))
