@@ -15,7 +15,7 @@ from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.errors import FieldViolation, InvalidArgument, NotFound
 from gavel.interceptors import require_principal
-from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_auction_id
+from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id
 from gavel.paging import page_size
 from gavel.server import run_in_background
 from gavel.settings import Settings
@@ -35,7 +35,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         return auction_to_pb(stored, self._clock())
 
     async def GetAuction(self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext) -> pb.Auction:
-        auction_id = parse_auction_id(request.auction_id)
+        auction_id = parse_id(request.auction_id, "auction_id")
         auction = await self._store.get(auction_id)
         if auction is None:
             raise NotFound(f"auction {auction_id} not found")

@@ -19,7 +19,7 @@ from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
 from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from gavel.interceptors import require_principal
-from gavel.messages import outcome_to_pb, parse_auction_id, timestamp
+from gavel.messages import outcome_to_pb, parse_id, timestamp
 from gavel.paging import page_size
 from gavel.settings import Settings
 
@@ -38,13 +38,6 @@ def bid_id_for(auction_id: uuid.UUID, bidder_id: str, request_id: str) -> uuid.U
     if not request_id:
         return uuid.uuid4()
     return uuid.uuid5(_BID_NS, f"{auction_id}\x00{bidder_id}\x00{request_id}")
-
-
-def parse_bid_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise InvalidArgument([FieldViolation("bid_id", "must be a UUID")]) from None
 
 
 class BidService(pb_grpc.BidServiceServicer):
@@ -124,15 +117,15 @@ class BidService(pb_grpc.BidServiceServicer):
         return answer
 
     async def GetBid(self, request: pb.GetBidRequest, context: grpc.aio.ServicerContext) -> pb.Bid:
-        auction_id = parse_auction_id(request.auction_id)
-        bid_id = parse_bid_id(request.bid_id)
+        auction_id = parse_id(request.auction_id, "auction_id")
+        bid_id = parse_id(request.bid_id, "bid_id")
         found = await self._bids.get(auction_id, bid_id)
         if found is None:
             raise NotFound(f"bid {bid_id} is not decided on auction {auction_id} (unknown, or still in the log)")
         return outcome_to_pb(found)
 
     async def ListBids(self, request: pb.ListBidsRequest, context: grpc.aio.ServicerContext) -> pb.ListBidsResponse:
-        auction_id = parse_auction_id(request.auction_id)
+        auction_id = parse_id(request.auction_id, "auction_id")
         limit = page_size(request.page_size)
         bids, token = await self._bids.history(auction_id, request.page_token, limit)
         if not bids and not request.page_token:

@@ -58,8 +58,8 @@ def auction_to_pb(auction: Auction, now: datetime) -> pb.Auction:
     )
 
 
-def parse_auction_id(value: str, field: str = "auction_id") -> uuid.UUID:
-    """Every RPC that takes an auction id: malformed is INVALID_ARGUMENT, not NOT_FOUND."""
+def parse_id(value: str, field: str) -> uuid.UUID:
+    """Every RPC that takes an id: malformed is INVALID_ARGUMENT naming the field, not NOT_FOUND."""
     try:
         return uuid.UUID(value)
     except ValueError:
