@@ -6,7 +6,7 @@ import contextlib
 
 import grpc
 
-from auction_svc import creation, listing
+from auction_svc import creation, dev_auth, listing
 from auction_svc.closer import Closer
 from gavel import bus, cql
 from gavel.clock import Clock, utcnow
@@ -61,6 +61,7 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     resources.callback(session.cluster.shutdown)
     store = AuctionStore(session)
     pb_grpc.add_AuctionServiceServicer_to_server(AuctionService(store), server)
+    dev_auth.register(server, settings)
 
     nc = await bus.connect(settings, "auction_svc")
     resources.push_async_callback(nc.drain)

@@ -55,6 +55,7 @@ def auction_to_pb(auction: Auction, now: datetime) -> pb.Auction:
         version=auction.version,
         created_at=timestamp(auction.created_at),
         winner_id=auction.winner_id,
+        closed_at=timestamp(auction.closed_at),
     )
 
 
