@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 import zlib
+from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client
@@ -46,15 +47,23 @@ def auction_subject(auction_id: uuid.UUID | str) -> str:
     return f"auction.{auction_id}"
 
 
-async def connect(settings: Settings, name: str) -> Client:
-    """Reconnects forever: a NATS restart is an outage to wait out, not a crash."""
+async def connect(
+    settings: Settings, name: str, on_reconnect: Callable[[], Awaitable[None]] | None = None
+) -> Client:
+    """Reconnects forever: a NATS restart is an outage to wait out, not a crash. Core NATS
+    messages sent while disconnected are gone; ``on_reconnect`` lets a subscriber catch up."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats error: %s", exc)
 
+    async def on_reconnected() -> None:
+        log.info("nats reconnected")
+        if on_reconnect is not None:
+            await on_reconnect()
+
     return await nats.connect(
         settings.nats_url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-        error_cb=on_error,
+        error_cb=on_error, reconnected_cb=on_reconnected,
     )
 
 

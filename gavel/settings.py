@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     # A worker that stops renewing its partition leases loses them after this many seconds.
     lease_ttl: float = 4.0
 
+    # A watch stream quiet for this long gets a heartbeat event, well under the idle timeouts
+    # of proxies on the way (Envoy's stream_idle_timeout is 5 minutes, many LBs 60 s).
+    stream_heartbeat_interval: float = 15.0
+    # A watched auction with no event for this long is re-read from Cassandra and the state
+    # offered to its watchers: heals an event lost in transit (only a newer version is sent).
+    stream_refresh_interval: float = 30.0
+
     jwt_secret: str = DEV_JWT_SECRET
     jwt_audience: str = "gavel"
     # Offering dev tokens (the launcher's banner, the CLI, the web sign-in) is local only.

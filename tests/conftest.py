@@ -7,6 +7,7 @@ in a fresh data directory, so tests never touch (or collide with) a developer's 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,21 +17,26 @@ from gavel.auth import mint_dev_token
 from gavel.settings import Settings
 
 
+#: Shifts every port of the test stack, so two test runs can share a machine.
+PORT_OFFSET = int(os.environ.get("GAVEL_TEST_PORT_OFFSET", "0"))
+
+
 def stack_settings(data_dir: Path) -> Settings:
+    o = PORT_OFFSET
     return Settings(
-        auction_port=15051,
-        bid_port=15052,
-        stream_port=15053,
-        auction_metrics_port=19101,
-        bid_metrics_port=19102,
-        stream_metrics_port=19103,
-        envoy_port=18080,
-        envoy_admin_port=19901,
-        cassandra_port=19042,
-        cassandra_storage_port=17000,
-        nats_url="nats://127.0.0.1:14222",
-        nats_port=14222,
-        nats_monitor_port=18222,
+        auction_port=15051 + o,
+        bid_port=15052 + o,
+        stream_port=15053 + o,
+        auction_metrics_port=19101 + o,
+        bid_metrics_port=19102 + o,
+        stream_metrics_port=19103 + o,
+        envoy_port=18080 + o,
+        envoy_admin_port=19901 + o,
+        cassandra_port=19042 + o,
+        cassandra_storage_port=17000 + o,
+        nats_url=f"nats://127.0.0.1:{14222 + o}",
+        nats_port=14222 + o,
+        nats_monitor_port=18222 + o,
         jwt_secret="test-secret-for-the-test-stack-only",
         data_dir=data_dir,
     )

@@ -61,7 +61,7 @@ async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(
 ) -> None:
     second = settings.model_copy(update={
         "bid_role": "worker", "worker_id": f"doomed-{uuid.uuid4().hex[:6]}",
-        "bid_port": 15062, "bid_metrics_port": 19112,
+        "bid_port": settings.bid_port + 10, "bid_metrics_port": settings.bid_metrics_port + 10,
     })
     doomed = ManagedProcess("doomed-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "doomed.log",
                             env=second.as_env())
