@@ -28,6 +28,7 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 CASSANDRA_VERSION = "5.0.9"
 DESCRIPTOR = ROOT / "build" / "gavel.binpb"
+WEB_DIR = ROOT / "build" / "web"
 
 
 class NotReady(Exception):
@@ -212,9 +213,11 @@ def envoy_process(settings: Settings) -> ManagedProcess:
 
     if not DESCRIPTOR.exists():
         raise StackError(f"{DESCRIPTOR} is missing: run `make proto`")
+    if not (WEB_DIR / "index.html").exists():
+        raise StackError(f"{WEB_DIR} has no page: run `make web`")
     config = (settings.data_dir / "envoy.yaml").resolve()
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(render(settings, DESCRIPTOR))
+    config.write_text(render(settings, DESCRIPTOR, WEB_DIR))
     envoy = Path(sys.executable).parent / "envoy"
     argv = [str(envoy), "-c", str(config), "--log-level", "warn",
             "--base-id", str(settings.envoy_admin_port)]  # two stacks (dev and tests) can coexist

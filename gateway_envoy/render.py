@@ -1,4 +1,4 @@
-"""Renders envoy.yaml from the settings: ``python -m gateway_envoy.render OUT DESCRIPTOR``.
+"""Renders envoy.yaml from the settings: ``python -m gateway_envoy.render OUT DESCRIPTOR WEB_DIR``.
 
 The template is plain YAML with ``${name}`` holes (string.Template), so what Envoy runs is
 readable next to the template, and the local stack, the tests and k8s differ only in values.
@@ -18,8 +18,23 @@ HERE = Path(__file__).parent
 #: raised for every service so the gateway is never the silent limit.
 MAX_STREAMS = 100_000
 
+#: The web page's files (built by ``make web``), each served at one path by a direct response.
+WEB_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/app.css": ("app.css", "text/css; charset=utf-8"),
+}
 
-def render(settings: Settings, descriptor: Path) -> str:
+
+def web_routes(web_dir: Path) -> str:
+    route = Template((HERE / "web_route.yaml.tmpl").read_text())
+    return "".join(
+        route.substitute(path=path, filename=(web_dir / name).resolve(), content_type=content_type)
+        for path, (name, content_type) in WEB_FILES.items()
+    )
+
+
+def render(settings: Settings, descriptor: Path, web_dir: Path) -> str:
     cluster = Template((HERE / "cluster.yaml.tmpl").read_text())
     clusters = "".join(
         cluster.substitute(
@@ -35,13 +50,15 @@ def render(settings: Settings, descriptor: Path) -> str:
         envoy_port=settings.envoy_port,
         admin_port=settings.envoy_admin_port,
         descriptor=descriptor.resolve(),
+        cors_origin_regex=settings.cors_origin_regex,
+        web_routes=web_routes(web_dir),
         clusters=clusters,
     )
 
 
 def main() -> None:
-    out, descriptor = Path(sys.argv[1]), Path(sys.argv[2])
-    out.write_text(render(Settings(), descriptor))
+    out, descriptor, web_dir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    out.write_text(render(Settings(), descriptor, web_dir))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # offered to its watchers: heals an event lost in transit (only a newer version is sent).
     stream_refresh_interval: float = 30.0
 
+    # Browser origins (a regex) allowed to call the API cross-origin; the page itself is
+    # served same-origin by the gateway. Production sets its own sites.
+    cors_origin_regex: str = r"^https?://(localhost|127\.0\.0\.1)(:[0-9]+)?$"
+
     jwt_secret: str = DEV_JWT_SECRET
     jwt_audience: str = "gavel"
     # Offering dev tokens (the launcher's banner, the CLI, the web sign-in) is local only.

@@ -1,0 +1,146 @@
+"""What the gateway adds for browsers and plain HTTP: SSE on GET /auctions/{id}/events, CORS,
+the dev sign-in, the web page's files, and gRPC-Web for every service."""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.settings import Settings
+from tests.e2e.api_client import rest
+
+
+@pytest.fixture(scope="module")
+def base_url(stack: object, settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.envoy_port}"
+
+
+def _auction(base_url: str, token: str) -> str:
+    end = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with rest(base_url, token) as http:
+        reply = http.post("/auctions", json={"item": {"name": "Radio"}, "endDate": end, "startingPrice": 100})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["auctionId"]
+
+
+class SseReader:
+    """Reads `data:` lines of an event stream on a thread; a test awaits a version on it."""
+
+    def __init__(self, url: str) -> None:
+        self.events: list[dict] = []
+        self.content_type = ""
+        self._changed = threading.Condition()
+        self._client = httpx.Client(timeout=httpx.Timeout(10, read=None))
+        self._thread = threading.Thread(target=self._read, args=(url,), daemon=True)
+        self._thread.start()
+
+    def _read(self, url: str) -> None:
+        try:
+            with self._client.stream("GET", url, headers={"accept": "text/event-stream"}) as reply:
+                self.content_type = reply.headers.get("content-type", "")
+                for line in reply.iter_lines():
+                    if line.startswith("data:"):
+                        with self._changed:
+                            self.events.append(json.loads(line[len("data:"):]))
+                            self._changed.notify_all()
+        except httpx.HTTPError:
+            pass  # closed by the test
+
+    def until_version(self, version: int, timeout: float = 30) -> None:
+        def reached() -> bool:
+            return any(int(e.get("auction", {}).get("version", 0)) >= version for e in self.events)
+
+        with self._changed:
+            assert self._changed.wait_for(reached, timeout), f"no event with version {version}: {self.events}"
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_sse_delivers_events_in_version_order_as_bids_land(base_url: str, token_for) -> None:
+    auction_id = _auction(base_url, token_for("seller-sse"))
+    reader = SseReader(f"{base_url}/auctions/{auction_id}/events")
+    try:
+        reader.until_version(0)
+        with rest(base_url, token_for(f"bidder-{uuid.uuid4().hex[:6]}")) as http:
+            replies = [http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).json()
+                       for amount in (150, 120, 300, 400)]
+        reader.until_version(int(replies[-1]["auctionVersion"]))
+    finally:
+        reader.close()
+    assert reader.content_type.startswith("text/event-stream")
+    states = [e for e in reader.events if "auction" in e]
+    versions = [int(e["auction"]["version"]) for e in states]
+    assert versions == sorted(set(versions)) and versions[0] == 0
+    assert states[-1]["auction"]["highestBid"] == "400"
+    seen = {e["bid"]["bidId"]: e["bid"] for e in states if "bid" in e}
+    for reply in replies:
+        if reply["bidId"] in seen:
+            assert seen[reply["bidId"]]["status"] == reply["status"]
+
+
+def test_cors_preflight_allows_local_origins_only(base_url: str) -> None:
+    asked = {"access-control-request-method": "POST",
+             "access-control-request-headers": "authorization,content-type,x-grpc-web"}
+    with httpx.Client(base_url=base_url) as http:
+        local = http.options("/auction.v1.BidService/PlaceBid", headers={"origin": "http://localhost:5173", **asked})
+        foreign = http.options("/auction.v1.BidService/PlaceBid", headers={"origin": "https://evil.example", **asked})
+    assert local.headers.get("access-control-allow-origin") == "http://localhost:5173"
+    assert "authorization" in local.headers.get("access-control-allow-headers", "")
+    assert "grpc-status" in local.headers.get("access-control-expose-headers", "")
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_dev_sign_in_gives_a_token_the_api_accepts(base_url: str) -> None:
+    user = f"carol-{uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=base_url) as http:
+        issued = http.post("/dev/token", json={"userId": user})
+        refused = http.post("/dev/token", json={"userId": "no spaces allowed"})
+    assert issued.status_code == 200, issued.text
+    assert refused.status_code == 400
+    assert refused.json()["details"][0]["fieldViolations"][0]["field"] == "user_id"
+    auction_id = _auction(base_url, issued.json()["token"])
+    with httpx.Client(base_url=base_url) as http:
+        assert http.get(f"/auctions/{auction_id}").json()["sellerId"] == user
+
+
+def test_the_page_and_its_assets_are_served_on_the_api_origin(base_url: str) -> None:
+    with httpx.Client(base_url=base_url) as http:
+        page, script, style = http.get("/"), http.get("/app.js"), http.get("/app.css")
+    assert (page.status_code, script.status_code, style.status_code) == (200, 200, 200)
+    assert page.headers["content-type"].startswith("text/html")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert style.headers["content-type"].startswith("text/css")
+    assert "app.js" in page.text
+
+
+def grpc_web_frame(message: bytes) -> bytes:
+    return b"\x00" + struct.pack(">I", len(message)) + message
+
+
+def test_grpc_web_reaches_every_service(base_url: str, token_for) -> None:
+    auction_id = _auction(base_url, token_for("seller-grpcweb"))
+    headers = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
+    with httpx.Client(base_url=base_url) as http:
+        got = http.post("/auction.v1.AuctionService/GetAuction", headers=headers,
+                        content=grpc_web_frame(pb.GetAuctionRequest(auction_id=auction_id).SerializeToString()))
+        bids = http.post("/auction.v1.BidService/ListBids", headers=headers,
+                         content=grpc_web_frame(pb.ListBidsRequest(auction_id=auction_id).SerializeToString()))
+        with http.stream("POST", "/auction.v1.StreamService/WatchAuction", headers=headers,
+                         content=grpc_web_frame(pb.WatchAuctionRequest(auction_id=auction_id).SerializeToString())) as watch:
+            first = b""
+            for chunk in watch.iter_bytes():
+                first += chunk
+                if len(first) >= 5 and len(first) >= 5 + struct.unpack(">I", first[1:5])[0]:
+                    break
+    assert pb.Auction.FromString(got.content[5:5 + struct.unpack(">I", got.content[1:5])[0]]).auction_id == auction_id
+    assert b"grpc-status:0" in bids.content.replace(b" ", b"")
+    event = pb.AuctionEvent.FromString(first[5:5 + struct.unpack(">I", first[1:5])[0]])
+    assert event.auction.auction_id == auction_id
