@@ -25,6 +25,7 @@ import httpx
 import nats
 from nats.js.api import StorageType, StreamConfig
 
+from bench import fanout
 from bid_svc.ledger import Ledger
 from devstack.stack import running
 from gavel import cql
@@ -178,7 +179,10 @@ def main() -> None:
     parser.add_argument("--ghz", default=shutil.which("ghz") or str(Path.home() / ".cache/gavel/bin/ghz"))
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--watchers", type=int, default=1000, help="WatchAuction streams in the fan-out run")
+    parser.add_argument("--parts", default="path,fanout", help="which runs: path (PlaceBid and baselines), fanout")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     c, secs = args.concurrency, args.seconds
 
     settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-bench-")))
@@ -194,6 +198,20 @@ def main() -> None:
             return await create_lots(settings, store, 500), await create_lots(settings, store, 1)
 
         many, hot = asyncio.run(prepare())
+        if "fanout" in parts:
+            # The same burst watched by one stream, then by N: the ratio is the cost of fan-out.
+            one, crowd = asyncio.run(create_lots(settings, store, 2))
+            results["fanout_one"] = fanout.run(settings, pids["stream_svc"], one, token, 1)
+            results["fanout"] = fanout.run(settings, pids["stream_svc"], crowd, token, args.watchers)
+            results["fanout"]["latency_p50_vs_one_watcher"] = (  # type: ignore[index]
+                results["fanout"]["latency_p50_ms"] / results["fanout_one"]["latency_p50_ms"])  # type: ignore[index]
+            results["fanout"]["latency_p99_vs_one_watcher"] = (  # type: ignore[index]
+                results["fanout"]["latency_p99_ms"] / results["fanout_one"]["latency_p99_ms"])  # type: ignore[index]
+        if "path" not in parts:
+            session.cluster.shutdown()
+            RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+            print(table(results))
+            return
         direct = f"127.0.0.1:{settings.bid_port}"
         via_envoy = f"127.0.0.1:{settings.envoy_port}"
 
@@ -241,7 +259,23 @@ def _label(metric_key: str) -> str:
 
 
 def table(r: dict) -> str:
-    rows = [f"{'run':<22}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers"]
+    rows = []
+    if "fanout" in r:
+        f = r["fanout"]
+        rows += [
+            f"fan-out: {f['watchers']} watchers, {f['bids']} bids to version {f['final_version']}: "
+            f"all on final {f['all_ended_on_final_version']}, never down {f['never_went_down_or_repeated']}, "
+            f"{f['events_per_watcher_mean']:.0f} events/watcher",
+            f"  bid received -> watcher: p50 {f['latency_p50_ms']:.1f} ms, p99 {f['latency_p99_ms']:.1f} ms "
+            f"({f['deliveries']} deliveries); vs one watcher: p50 x{f['latency_p50_vs_one_watcher']:.2f}, "
+            f"p99 x{f['latency_p99_vs_one_watcher']:.2f}",
+            f"  stream_svc memory per watcher: {f['memory_per_watcher_kb']:.1f} KiB "
+            f"(RSS {f['stream_svc_rss_before_mb']:.0f} -> {f['stream_svc_rss_watching_mb']:.0f} MiB)",
+            "",
+        ]
+    if "ratios" not in r:
+        return "\n".join(rows)
+    rows.append(f"{'run':<22}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers")
     for key in ("path_many_direct", "path_many_envoy", "path_hot_direct", "raw_lwt_many", "raw_lwt_sequential", "raw_publish"):
         v = r[key]
         per_cas = f"{v['bids_per_cas']:.1f}" if "bids_per_cas" in v else ""

@@ -1,0 +1,77 @@
+"""Fan-out: N WatchAuction streams on one stream_svc process across a burst of bids.
+
+The watchers run in their own process (bench.watchers); this side creates the auction,
+measures stream_svc's resident memory before and after the streams open (memory per
+watcher), places the burst, and hands the final version to the watchers to await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import grpc
+
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+from gavel.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+async def burst(settings: Settings, token: str, auction_id: str, bidders: int, per_bidder: int) -> int:
+    """Rising bids from concurrent bidders (mostly accepted, some overtaken); the final version."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    async with grpc.aio.insecure_channel(settings.target("bid")) as channel:
+        stub = pb_grpc.BidServiceStub(channel)
+
+        async def bidder(k: int) -> int:
+            last = 0
+            for i in range(per_bidder):
+                reply = await stub.PlaceBid(pb.PlaceBidRequest(
+                    auction_id=auction_id, amount=1000 + 10 * (i * bidders + k), request_id=uuid.uuid4().hex,
+                ), metadata=metadata)
+                last = max(last, reply.auction_version)
+            return last
+
+        return max(await asyncio.gather(*(bidder(k) for k in range(bidders))))
+
+
+def run(settings: Settings, stream_pid: int, auction_id: str, token: str, watchers: int,
+        bidders: int = 10, per_bidder: int = 30) -> dict[str, object]:
+    rss_before = rss_bytes(stream_pid)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.watchers", settings.target("stream"), auction_id, str(watchers)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the watchers did not all get their first event")
+        rss_watching = rss_bytes(stream_pid)
+        final = asyncio.run(burst(settings, token, auction_id, bidders, per_bidder))
+        child.stdin.write(f"{final}\n")
+        child.stdin.flush()
+        summary: dict[str, object] = json.loads(child.stdout.readline())
+    finally:
+        child.kill()
+        child.wait()
+    summary.update({
+        "bids": bidders * per_bidder,
+        "final_version": final,
+        "stream_svc_rss_before_mb": rss_before / 2**20,
+        "stream_svc_rss_watching_mb": rss_watching / 2**20,
+        "memory_per_watcher_kb": (rss_watching - rss_before) / watchers / 1024,
+    })
+    return summary

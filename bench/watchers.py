@@ -1,0 +1,76 @@
+"""``python -m bench.watchers TARGET AUCTION_ID N``: N WatchAuction streams in one process,
+apart from the bench driver so the watchers' CPU is not the bidders'.
+
+Protocol on stdin/stdout: prints ``ready`` once every stream has its first event; then reads
+the final version from stdin, waits until every stream has reached it, and prints one JSON
+summary: per-stream checks (versions only up, ended on the final one) and the delivery
+latency from the bid's receive time (``placed_at``, stamped by bid_svc) to its arrival here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+
+import grpc
+
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+
+
+class Watcher:
+    def __init__(self) -> None:
+        self.versions: list[int] = []
+        self.latencies_ms: list[float] = []
+        self.changed = asyncio.Event()
+
+    async def run(self, stub: pb_grpc.StreamServiceStub, auction_id: str) -> None:
+        async for event in stub.WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id)):
+            if event.heartbeat:
+                continue
+            if event.HasField("bid"):
+                self.latencies_ms.append((time.time() - event.bid.placed_at.ToMicroseconds() / 1e6) * 1000)
+            self.versions.append(event.auction.version)
+            self.changed.set()
+
+
+async def main(target: str, auction_id: str, n: int) -> None:
+    # A few channels (HTTP/2 connections), as many clients behind a few proxies would be.
+    channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, n // 250))]
+    watchers = [Watcher() for _ in range(n)]
+    tasks = [asyncio.create_task(w.run(pb_grpc.StreamServiceStub(channels[i % len(channels)]), auction_id))
+             for i, w in enumerate(watchers)]
+
+    async def reach(w: Watcher, version: int) -> None:
+        while not (w.versions and w.versions[-1] >= version):
+            w.changed.clear()
+            await w.changed.wait()
+
+    await asyncio.gather(*(reach(w, 0) for w in watchers))
+    print("ready", flush=True)
+    final = int(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
+    started = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(reach(w, final) for w in watchers)), 120)
+    converged_s = time.monotonic() - started
+    for task in tasks:
+        task.cancel()
+    latencies = sorted(x for w in watchers for x in w.latencies_ms)
+    print(json.dumps({
+        "watchers": n,
+        "all_ended_on_final_version": all(w.versions[-1] == final for w in watchers),
+        "never_went_down_or_repeated": all(all(a < b for a, b in zip(w.versions, w.versions[1:])) for w in watchers),
+        "events_per_watcher_mean": statistics.fmean(len(w.versions) for w in watchers),
+        "deliveries": len(latencies),
+        "latency_p50_ms": latencies[len(latencies) // 2] if latencies else None,
+        "latency_p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else None,
+        "converged_after_final_answer_s": converged_s,
+    }), flush=True)
+    for channel in channels:
+        await channel.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
