@@ -123,7 +123,7 @@ class AuctionStore:
         )
         try:
             result = await cql.execute(self._session, self._insert, params, profile=cql.LWT_PROFILE)
-            created = result.was_applied
+            created = cql.applied(result)
         except (WriteTimeout, OperationTimedOut):
             created = None  # unknown: the compare-and-set may have been applied
         stored = await self.get(a.auction_id, serial=created is None)

@@ -11,6 +11,11 @@ Two execution profiles, chosen on purpose:
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
+import socket
+from collections import namedtuple
+from collections.abc import Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel
@@ -27,6 +32,25 @@ from gavel.settings import Settings
 LWT_PROFILE = "lwt"
 
 
+@functools.lru_cache(maxsize=512)
+def _row_type(columns: tuple[str, ...]) -> type:
+    return namedtuple("Row", [re.sub(r"\W", "", c) for c in columns], rename=True)  # noqa: PYI024
+
+
+def named_tuples(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Rows as named tuples, like the driver's default, but with one class per result shape:
+    the default builds a new namedtuple class for every result set, which profiling showed
+    as a few percent of a bid worker's CPU. (``[applied]`` becomes ``applied``.)"""
+    row = _row_type(tuple(columns))
+    return [row._make(r) for r in rows]
+
+
+def applied(result: ResultSet) -> bool:
+    """Whether a conditional statement or batch applied (``ResultSet.was_applied`` accepts
+    only the driver's own row factories)."""
+    return bool(result.current_rows[0][0])
+
+
 def connect(settings: Settings, keyspace: str | None = None) -> Session:
     """Opens the cluster connection; blocking, so call it once at start-up."""
 
@@ -39,6 +63,7 @@ def connect(settings: Settings, keyspace: str | None = None) -> Session:
             retry_policy=RetryPolicy(),
             consistency_level=ConsistencyLevel.LOCAL_QUORUM,
             request_timeout=10.0,
+            row_factory=named_tuples,
         ),
         LWT_PROFILE: ExecutionProfile(
             load_balancing_policy=balancing(),
@@ -46,6 +71,7 @@ def connect(settings: Settings, keyspace: str | None = None) -> Session:
             consistency_level=ConsistencyLevel.LOCAL_QUORUM,
             serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
             request_timeout=10.0,
+            row_factory=named_tuples,
         ),
     }
     cluster = Cluster(
@@ -53,6 +79,9 @@ def connect(settings: Settings, keyspace: str | None = None) -> Session:
         port=settings.cassandra_port,
         execution_profiles=profiles,
         protocol_version=5,
+        # Without it, a request bigger than one segment (a group-commit batch) waits out
+        # Nagle against the server's delayed ACK: ~40 ms per 64-bid batch, measured.
+        sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )
     return cluster.connect(keyspace)
 
