@@ -28,7 +28,8 @@ from nats.js.api import StorageType, StreamConfig
 from bench import fanout
 from bid_svc.ledger import Ledger
 from devstack.stack import running
-from gavel import cql
+from gavel import bus, commands, cql
+from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.auction_store import AuctionStore
 from gavel.auth import mint_dev_token
 from gavel.domain.auction import Auction, Item
@@ -125,6 +126,37 @@ async def raw_publish(settings: Settings, concurrency: int, seconds: float) -> d
     await js.delete_stream("BENCH")
     await nc.close()
     return _summary(latencies, elapsed)
+
+
+async def hot_backlog(settings: Settings, auction_id: str, n: int) -> dict[str, float]:
+    """How fast the workers decide one hot auction: ``n`` bid commands appended to its log
+    partition as PlaceBid would append them (faster than they can be decided, so a backlog
+    forms), timed from the first append to the event of the last decision. This is the group
+    commit's rate on its own, apart from the API's per-call cost."""
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    decided = asyncio.Event()
+
+    async def on_event(msg: nats.aio.msg.Msg) -> None:
+        if pb.AuctionEvent.FromString(msg.data).auction.bid_count >= n:
+            decided.set()
+
+    await nc.subscribe(bus.auction_subject(auction_id), cb=on_event)
+    await nc.flush()
+    subject = bus.bid_subject(bus.partition_of(uuid.UUID(auction_id), settings.bid_partitions))
+    started = time.perf_counter()
+    for chunk in range(0, n, 200):
+        batch = [commands.PlaceBidCommand(
+            auction_id=uuid.UUID(auction_id), bid_id=uuid.uuid4(), bidder_id=f"bidder-{i % 50}",
+            amount=1 + i * 7 % 1_000_003, placed_at=datetime.now(timezone.utc),
+        ) for i in range(chunk, min(chunk + 200, n))]
+        await asyncio.gather(*(js.publish(subject, commands.encode(c), headers={"Nats-Msg-Id": str(c.bid_id)})
+                               for c in batch))
+    appended = time.perf_counter() - started
+    await asyncio.wait_for(decided.wait(), 300)
+    elapsed = time.perf_counter() - started
+    await nc.close()
+    return {"ops": n, "per_s": n / elapsed, "append_per_s": n / appended}
 
 
 def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
@@ -234,6 +266,11 @@ def main() -> None:
                     for name in pids
                 },
             })
+        (backlogged,) = asyncio.run(create_lots(settings, store, 1))
+        metrics_before = scrape(settings)
+        results["hot_backlog"] = asyncio.run(hot_backlog(settings, backlogged, 20_000))
+        groups = delta(metrics_before, scrape(settings), "gavel_bid_group_size_")
+        results["hot_backlog"]["bids_per_cas"] = groups["sum"] / max(groups["count"], 1)  # type: ignore[index]
         results["raw_lwt_many"] = asyncio.run(raw_lwt(store, ledger, c, secs, hot=False))
         results["raw_lwt_sequential"] = asyncio.run(raw_lwt(store, ledger, 1, secs / 2, hot=True))
         results["raw_publish"] = asyncio.run(raw_publish(settings, c, secs / 2))
@@ -246,6 +283,7 @@ def main() -> None:
     results["ratios"] = {
         "path_vs_raw_lwt_many": r["path_many_direct"]["per_s"] / r["raw_lwt_many"]["per_s"],  # type: ignore[index]
         "hot_decided_per_s_vs_one_lwt_per_bid_ceiling": r["path_hot_direct"]["per_s"] / ceiling,  # type: ignore[index]
+        "hot_backlog_decided_per_s_vs_ceiling": r["hot_backlog"]["per_s"] / ceiling,  # type: ignore[index]
         "envoy_vs_direct": r["path_many_envoy"]["per_s"] / r["path_many_direct"]["per_s"],  # type: ignore[index]
         "path_vs_raw_publish": r["path_many_direct"]["per_s"] / r["raw_publish"]["per_s"],  # type: ignore[index]
     }
@@ -276,8 +314,9 @@ def table(r: dict) -> str:
     if "ratios" not in r:
         return "\n".join(rows)
     rows.append(f"{'run':<22}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers")
-    for key in ("path_many_direct", "path_many_envoy", "path_hot_direct", "raw_lwt_many", "raw_lwt_sequential", "raw_publish"):
-        v = r[key]
+    for key in ("path_many_direct", "path_many_envoy", "path_hot_direct", "hot_backlog", "raw_lwt_many",
+                "raw_lwt_sequential", "raw_publish"):
+        v = {"p50_ms": float("nan"), "p99_ms": float("nan"), **r[key]}
         per_cas = f"{v['bids_per_cas']:.1f}" if "bids_per_cas" in v else ""
         answered = ", ".join(f"{_label(k)} {n:.0f}" for k, n in v.get("answers", {}).items() if n)
         rows.append(f"{key:<22}{v['per_s']:>8.0f}{v['p50_ms']:>9.1f}{v['p99_ms']:>9.1f}{per_cas:>10}  {answered}")
