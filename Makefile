@@ -1,7 +1,8 @@
 # Gavel — `make up` serves the local stack, `make test` runs every test.
 # Both install what they need: Python deps into .venv/ (wheels cached by pip in ~/.cache/pip),
-# Cassandra into ~/.cache/gavel/ (via Maven, cached in ~/.m2), buf into web/node_modules
-# (npm cache ~/.npm). Generated code is made here, never committed.
+# Cassandra into ~/.cache/gavel/ (via Maven, cached in ~/.m2), buf and the web page's toolchain
+# into web/node_modules (npm cache ~/.npm), Debian's Chromium for the page's browser test.
+# Generated code is made here, never committed.
 
 PYTHON_BOOT ?= python3
 VENV        := .venv
@@ -14,8 +15,11 @@ PYTEST_ARGS ?=
 CACHE       ?= $(HOME)/.cache/gavel
 GHZ_VERSION := v0.121.0
 GHZ         := $(CACHE)/bin/ghz-$(GHZ_VERSION)
+WEB_SRC     := $(wildcard web/src/*.ts web/src/pages/*.ts web/src/*.css web/src/*.html)
+WEB_OUT     := build/web/index.html build/web/app.js build/web/app.css
+CHROMIUM    := /usr/bin/chromium
 
-.PHONY: all install up test lint proto bench clean clean-data
+.PHONY: all install up test lint proto web bench clean clean-data
 
 all: install
 
@@ -43,13 +47,32 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 lint: proto web/node_modules/.installed
 	cd web && npx buf lint ../$(DESCRIPTOR) --config ../protos/buf.yaml --path auction/v1/auction.proto
 
-install: $(VENV)/.installed proto web/node_modules/.installed
+# The web page: TypeScript messages and clients generated from the same descriptor set the
+# gateway transcodes with (so page and API cannot drift), type-checked, and bundled into the
+# three files Envoy serves at /, /app.js and /app.css on the API's origin.
+$(WEB_OUT) &: $(WEB_SRC) $(DESCRIPTOR) web/buf.gen.yaml web/tsconfig.json web/node_modules/.installed
+	rm -rf web/src/gen build/web
+	cd web && node_modules/.bin/buf generate ../$(DESCRIPTOR) --template buf.gen.yaml --exclude-path google/protobuf
+	cd web && node_modules/.bin/tsc --noEmit -p .
+	cd web && node_modules/.bin/esbuild src/main.ts --bundle --format=esm --target=es2022 --minify \
+	  --log-level=warning --outfile=../build/web/app.js
+	cp web/src/index.html build/web/index.html
+
+web: $(WEB_OUT)
+
+# The browser the page test drives: Debian's package (Playwright's own browser download is not
+# reachable from here), installed only when missing; needs root, as on the dev and CI machines.
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+install: $(VENV)/.installed proto web/node_modules/.installed web
 	$(PY) -m devstack install
 
 up: install
 	$(PY) -m devstack up
 
-test: install lint
+test: install lint $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # ghz from the Go module proxy, built once into the cache.
@@ -62,7 +85,7 @@ bench: install $(GHZ)
 	$(PY) -m bench --ghz $(GHZ)
 
 clean:
-	rm -rf gavel/api build web/node_modules $(VENV)
+	rm -rf gavel/api build web/node_modules web/src/gen $(VENV)
 
 clean-data:
 	rm -rf .devdata

@@ -1,0 +1,309 @@
+"""The web page in a real browser: Debian's Chromium (installed by `make test`), driven headless by
+Playwright, loads the page from the gateway and talks gRPC-Web to the whole stack.
+
+Each user is a separate browser context (own localStorage, so own dev sign-in). Waits are
+Playwright's auto-waiting expectations, never sleeps. Screenshots go to build/test-artifacts/web/.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import struct
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+
+from devstack import components
+from devstack.stack import Stack
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+from gavel.settings import Settings
+from tests.e2e.api_client import rest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "web"
+# Generous for a shared 2-core machine; expectations return as soon as they hold.
+WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)
+
+#: Opens a page for a user, signed in through the page's dev sign-in (None: anonymous).
+OpenPage = Callable[[str | None], Page]
+
+
+@pytest.fixture(scope="module")
+def base_url(stack: object, settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.envoy_port}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            # No sandbox as root in a container; no GPU; /dev/shm is small in containers.
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser, base_url: str, request: pytest.FixtureRequest) -> Iterator[OpenPage]:
+    """Each page in its own browser context (own localStorage, so own session). Every page's
+    last state is saved as a screenshot (what a failure looked like); any uncaught error in a
+    page fails the test."""
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    def open_(user: str | None) -> Page:
+        context = browser.new_context(base_url=base_url, viewport={"width": 1100, "height": 900})
+        context.set_default_timeout(WAIT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
+        page.goto("/#/")
+        if user:
+            page.get_by_test_id("signin-user").fill(user)
+            page.get_by_test_id("signin").click()
+            expect(page.get_by_test_id("signed-in-user")).to_have_text(user)
+        return page
+
+    yield open_
+    for n, context in enumerate(contexts):
+        for page in context.pages:
+            screenshot(page, f"{request.node.name}-{n}-last")
+        context.close()
+    assert errors == [], "uncaught errors in the page"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def create_auction(base_url: str, token: str, name: str, *, ends_in: timedelta = timedelta(hours=1)) -> str:
+    end = (datetime.now(timezone.utc) + ends_in).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    with rest(base_url, token) as http:
+        reply = http.post(
+            "/auctions",
+            json={"item": {"name": name, "description": "Brass, 1930s.\nWorks."}, "endDate": end, "startingPrice": 1000, "currency": "EUR"},
+        )
+        assert reply.status_code == 200, reply.text
+        return reply.json()["auctionId"]
+
+
+def watch(page: Page, auction_id: str) -> None:
+    page.goto(f"/#/auctions/{auction_id}")
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+
+
+def bid(page: Page, amount: str) -> None:
+    page.get_by_test_id("bid-amount").fill(amount)
+    page.get_by_test_id("place-bid").click()
+
+
+def history_amounts(page: Page) -> list[str]:
+    return page.get_by_test_id("bid-history").locator("[data-testid=bid] .amount").all_inner_texts()
+
+
+def test_two_watchers_see_each_others_bids_live(base_url: str, token_for, open_page: OpenPage) -> None:
+    name = unique("Lamp")
+    auction_id = create_auction(base_url, token_for(unique("seller")), name)
+    alice_name, bob_name = unique("alice"), unique("bob")
+    alice, bob = open_page(alice_name), open_page(bob_name)
+    for page in (alice, bob):
+        watch(page, auction_id)
+        expect(page.get_by_test_id("item-name")).to_contain_text(name)
+        expect(page.get_by_test_id("highest-bid")).to_have_text("No bids yet")
+        expect(page.get_by_test_id("starting-price")).to_have_text("10.00 EUR")
+
+    bid(bob, "15")
+    expect(bob.get_by_test_id("bid-result")).to_have_text("ACCEPTED: your 15.00 EUR is the highest bid")
+    # Alice placed nothing: only the watch stream can have told her page.
+    expect(alice.get_by_test_id("highest-bid")).to_have_text("15.00 EUR")
+    expect(alice.get_by_test_id("highest-bidder")).to_have_text(f"by {bob_name}")
+
+    bid(alice, "20.50")
+    expect(alice.get_by_test_id("bid-result")).to_contain_text("ACCEPTED")
+    expect(bob.get_by_test_id("highest-bid")).to_have_text("20.50 EUR")
+    expect(bob.get_by_test_id("highest-bidder")).to_have_text(f"by {alice_name}")
+
+    bid(bob, "18.00")
+    expect(bob.get_by_test_id("bid-result")).to_have_text("REJECTED: 18.00 EUR is not above the highest bid")
+    expect(bob.get_by_test_id("bid-result")).to_have_attribute("data-status", "rejected")
+    expect(bob.get_by_test_id("highest-bid")).to_have_text("20.50 EUR")
+
+    # Both histories, newest first, the rejection with its reason: Alice's from watch events.
+    for page in (alice, bob):
+        rows = page.get_by_test_id("bid-history").get_by_test_id("bid")
+        expect(rows).to_have_count(3)
+        assert history_amounts(page) == ["18.00 EUR", "20.50 EUR", "15.00 EUR"]
+        expect(rows.first).to_have_attribute("data-status", "rejected")
+        expect(rows.first).to_contain_text("REJECTED (not above the highest bid)")
+        expect(rows.nth(1)).to_contain_text(alice_name)
+    # Three decisions seen by both pages, which then show the same version.
+    for page in (alice, bob):
+        expect(page.get_by_test_id("bid-count")).to_have_text("3 bids decided")
+    expect(alice.get_by_test_id("auction-version")).to_have_text(bob.get_by_test_id("auction-version").inner_text())
+
+    screenshot(alice, "watchers-alice")
+    screenshot(bob, "watchers-bob")
+
+
+def test_post_an_auction_then_find_it_listed(base_url: str, open_page: OpenPage) -> None:
+    carol = open_page(unique("carol"))
+    form = carol.get_by_test_id("create-auction")
+
+    # The service's field violation (google.rpc.BadRequest) lands next to its field.
+    carol.get_by_test_id("create-price").fill("12.5")
+    carol.get_by_test_id("create-submit").click()
+    expect(form.locator('[data-error-for="item.name"]')).to_have_text("required")
+    expect(carol.get_by_test_id("create-error")).to_contain_text("InvalidArgument")
+    screenshot(carol, "create-error")
+
+    # A bad amount is caught before any call, next to the price.
+    name = unique("Gramophone")
+    carol.get_by_test_id("create-name").fill(name)
+    carol.get_by_test_id("create-price").fill("12.505")
+    carol.get_by_test_id("create-submit").click()
+    expect(form.locator('[data-error-for="starting_price"]')).to_have_text("EUR has 2 decimal places")
+
+    carol.get_by_test_id("create-price").fill("12.50")
+    carol.get_by_test_id("create-image").fill("http://127.0.0.1:9/gone.png")  # nothing listens on port 9
+    carol.get_by_test_id("create-duration").fill("90")
+    carol.get_by_test_id("create-submit").click()
+    expect(carol).to_have_url(re.compile(r"#/auctions/[0-9a-f-]{36}$"))
+    auction_id = carol.url.rsplit("/", 1)[1]
+    expect(carol.get_by_test_id("item-name")).to_contain_text(name)
+    expect(carol.get_by_test_id("auction-status")).to_have_text("open")
+    expect(carol.get_by_test_id("ends-in")).to_have_text(re.compile(r"^1h (29|30)m$"))
+    expect(carol.get_by_test_id("bid-seller-hint")).to_be_visible()  # the seller cannot bid
+    expect(carol.locator(".photo.noimage")).to_have_text("no image")  # a dead image link
+
+    carol.goto("/#/")
+    card = carol.locator(f'[data-testid=auction-card][data-auction-id="{auction_id}"]')
+    expect(card).to_contain_text(name)
+    expect(card.get_by_test_id("card-price")).to_have_text("12.50 EUR starting price")
+    screenshot(carol, "auction-list")
+
+    # An anonymous visitor sees the list too, and is asked to sign in to post.
+    anonymous = open_page(None)
+    expect(anonymous.locator(f'[data-auction-id="{auction_id}"]')).to_be_visible()
+    expect(anonymous.get_by_test_id("create-submit")).to_be_disabled()
+
+
+def test_the_page_shows_the_winner_when_the_auction_ends(base_url: str, token_for, open_page: OpenPage) -> None:
+    dave_name = unique("dave")
+    auction_id = create_auction(base_url, token_for(unique("seller")), unique("Clock"), ends_in=timedelta(seconds=12))
+    dave = open_page(dave_name)
+    watch(dave, auction_id)
+    bid(dave, "11")
+    expect(dave.get_by_test_id("bid-result")).to_contain_text("ACCEPTED")
+
+    # The closer ends it on time; the stream's final state ends the watch.
+    expect(dave.get_by_test_id("auction-status")).to_have_text("ended")
+    expect(dave.get_by_test_id("winner")).to_have_text(f"Won by {dave_name} (you) for 11.00 EUR")
+    expect(dave.get_by_test_id("live-status")).to_have_attribute("data-state", "closed")
+    expect(dave.get_by_test_id("bid-form")).to_have_count(0)
+    screenshot(dave, "ended")
+
+
+def test_the_watch_resumes_after_the_stream_service_restarts(stack: Stack, base_url: str, token_for, open_page: OpenPage) -> None:
+    auction_id = create_auction(base_url, token_for(unique("seller")), unique("Radio"))
+    erin = open_page(unique("erin"))
+    watch(erin, auction_id)
+
+    stack.processes["stream_svc"].signal(signal.SIGKILL)
+    try:
+        expect(erin.get_by_test_id("live-status")).to_have_attribute("data-state", "retrying")
+        screenshot(erin, "reconnecting")
+    finally:
+        stack.processes["stream_svc"] = stack.start_service(components.SERVICES[2])
+    expect(erin.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+
+    # A bid from elsewhere (REST) reaches the resumed page.
+    frank = unique("frank")
+    with rest(base_url, token_for(frank)) as http:
+        reply = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1234, "requestId": "r1"})
+        assert reply.json()["status"] == "BID_STATUS_ACCEPTED", reply.text
+    expect(erin.get_by_test_id("highest-bid")).to_have_text("12.34 EUR")
+    expect(erin.get_by_test_id("highest-bidder")).to_have_text(f"by {frank}")
+    expect(erin.get_by_test_id("bid-history").get_by_test_id("bid")).to_have_count(1)
+
+
+def grpc_web_body(*messages: Message) -> bytes:
+    """A whole gRPC-Web response: one data frame per message, then an OK trailer frame."""
+    payloads = [m.SerializeToString() for m in messages]
+    frames = [b"\x00" + struct.pack(">I", len(p)) + p for p in payloads]
+    trailer = b"grpc-status:0\r\n"
+    return b"".join(frames) + b"\x80" + struct.pack(">I", len(trailer)) + trailer
+
+
+def test_skipped_versions_make_the_page_reread_the_history(base_url: str, settings: Settings, token_for, open_page: OpenPage) -> None:
+    """A conflated stream skips versions; the page must then re-read ListBids, not trust its events.
+
+    The page is made to start behind (its first GetAuction and ListBids answered with the state
+    before any bid) and its first stream replaced by one that jumps from version 0 to the last
+    bid's: only a re-read of the history can show the two bids the stream skipped.
+    """
+    auction_id = create_auction(base_url, token_for(unique("seller")), unique("Vase"))
+    grace = unique("grace")
+    with rest(base_url, token_for(grace)) as http:
+        for amount in (1100, 1050, 1200):  # accepted, rejected, accepted
+            assert http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).status_code == 200
+    with grpc.insecure_channel(f"127.0.0.1:{settings.envoy_port}") as channel:
+        now = pb_grpc.AuctionServiceStub(channel).GetAuction(pb.GetAuctionRequest(auction_id=auction_id))
+        history = pb_grpc.BidServiceStub(channel).ListBids(pb.ListBidsRequest(auction_id=auction_id)).bids
+    assert now.version == 3 and len(history) == 3
+    before = pb.Auction()
+    before.CopyFrom(now)
+    before.version, before.highest_bid, before.highest_bidder_id, before.bid_count = 0, 0, "", 0
+
+    calls = {"GetAuction": 0, "ListBids": 0, "WatchAuction": 0}
+
+    def first_faked(method: str, body: bytes):
+        def handle(route: Route) -> None:
+            calls[method] += 1
+            if calls[method] > 1:
+                route.continue_()  # later calls reach the real stack
+                return
+            route.fulfill(status=200, headers={"content-type": "application/grpc-web+proto"}, body=body)
+
+        return handle
+
+    page = open_page(None)
+    page.route("**/auction.v1.AuctionService/GetAuction", first_faked("GetAuction", grpc_web_body(before)))
+    page.route("**/auction.v1.BidService/ListBids", first_faked("ListBids", grpc_web_body(pb.ListBidsResponse())))
+    stream = grpc_web_body(
+        pb.AuctionEvent(heartbeat=True),
+        pb.AuctionEvent(auction=before),  # the snapshot: what the page shows already
+        pb.AuctionEvent(auction=now, bid=history[0]),  # version 3 after 0: two skipped
+    )  # ...and the stream ends without a final state, so the page reconnects (to the real one)
+    page.route("**/auction.v1.StreamService/WatchAuction", first_faked("WatchAuction", stream))
+    page.goto(f"/#/auctions/{auction_id}")
+
+    expect(page.get_by_test_id("highest-bid")).to_have_text("12.00 EUR")
+    expect(page.get_by_test_id("bid-history").get_by_test_id("bid")).to_have_count(3)
+    assert history_amounts(page) == ["12.00 EUR", "10.50 EUR", "11.00 EUR"]
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+    assert calls["ListBids"] == 2 and calls["WatchAuction"] == 2
+    screenshot(page, "gap-refetched")
