@@ -7,6 +7,7 @@ Playwright's auto-waiting expectations, never sleeps. Screenshots go to build/te
 
 from __future__ import annotations
 
+import collections
 import re
 import signal
 import struct
@@ -258,6 +259,20 @@ def grpc_web_body(*messages: Message) -> bytes:
     return b"".join(frames) + b"\x80" + struct.pack(">I", len(trailer)) + trailer
 
 
+def fake_first_call(page: Page, calls: collections.Counter[str], method: str, body: bytes) -> None:
+    """The page's first call of ``method`` ("Service/Method") gets ``body``; later calls reach
+    the real stack. ``calls`` counts them all."""
+
+    def handle(route: Route) -> None:
+        calls[method] += 1
+        if calls[method] > 1:
+            route.continue_()
+            return
+        route.fulfill(status=200, headers={"content-type": "application/grpc-web+proto"}, body=body)
+
+    page.route(f"**/auction.v1.{method}", handle)
+
+
 def test_skipped_versions_make_the_page_reread_the_history(base_url: str, settings: Settings, token_for, open_page: OpenPage) -> None:
     """A conflated stream skips versions; the page must then re-read ListBids, not trust its events.
 
@@ -278,32 +293,59 @@ def test_skipped_versions_make_the_page_reread_the_history(base_url: str, settin
     before.CopyFrom(now)
     before.version, before.highest_bid, before.highest_bidder_id, before.bid_count = 0, 0, "", 0
 
-    calls = {"GetAuction": 0, "ListBids": 0, "WatchAuction": 0}
-
-    def first_faked(method: str, body: bytes):
-        def handle(route: Route) -> None:
-            calls[method] += 1
-            if calls[method] > 1:
-                route.continue_()  # later calls reach the real stack
-                return
-            route.fulfill(status=200, headers={"content-type": "application/grpc-web+proto"}, body=body)
-
-        return handle
-
+    calls: collections.Counter[str] = collections.Counter()
     page = open_page(None)
-    page.route("**/auction.v1.AuctionService/GetAuction", first_faked("GetAuction", grpc_web_body(before)))
-    page.route("**/auction.v1.BidService/ListBids", first_faked("ListBids", grpc_web_body(pb.ListBidsResponse())))
+    fake_first_call(page, calls, "AuctionService/GetAuction", grpc_web_body(before))
+    fake_first_call(page, calls, "BidService/ListBids", grpc_web_body(pb.ListBidsResponse()))
     stream = grpc_web_body(
         pb.AuctionEvent(heartbeat=True),
         pb.AuctionEvent(auction=before),  # the snapshot: what the page shows already
         pb.AuctionEvent(auction=now, bid=history[0]),  # version 3 after 0: two skipped
     )  # ...and the stream ends without a final state, so the page reconnects (to the real one)
-    page.route("**/auction.v1.StreamService/WatchAuction", first_faked("WatchAuction", stream))
+    fake_first_call(page, calls, "StreamService/WatchAuction", stream)
     page.goto(f"/#/auctions/{auction_id}")
 
     expect(page.get_by_test_id("highest-bid")).to_have_text("12.00 EUR")
     expect(page.get_by_test_id("bid-history").get_by_test_id("bid")).to_have_count(3)
     assert history_amounts(page) == ["12.00 EUR", "10.50 EUR", "11.00 EUR"]
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
-    assert calls["ListBids"] == 2 and calls["WatchAuction"] == 2
+    assert calls["BidService/ListBids"] == 2 and calls["StreamService/WatchAuction"] == 2
     screenshot(page, "gap-refetched")
+
+
+def test_an_ended_auction_keeps_watching_until_the_winner_is_decided(
+    base_url: str, settings: Settings, token_for, open_page: OpenPage
+) -> None:
+    """ENDED follows the clock; the winner comes with the close, through the bid log, just after.
+    A page that first sees ENDED without ``closed_at`` must keep watching, not call it final.
+
+    The page is made to open in that moment (its first GetAuction and stream answer the ended
+    state before the close); only by watching on can it show the winner the close decided.
+    """
+    auction_id = create_auction(base_url, token_for(unique("seller")), unique("Globe"), ends_in=timedelta(seconds=4))
+    ivy = unique("ivy")
+    with rest(base_url, token_for(ivy)) as http:
+        reply = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1100})
+        assert reply.json()["status"] == "BID_STATUS_ACCEPTED", reply.text
+    with grpc.insecure_channel(f"127.0.0.1:{settings.envoy_port}") as channel:
+        events = pb_grpc.StreamServiceStub(channel).WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id), timeout=60)
+        closed = next(e.auction for e in events if e.HasField("auction") and e.auction.HasField("closed_at"))
+    assert closed.winner_id == ivy
+    before_close = pb.Auction()
+    before_close.CopyFrom(closed)
+    before_close.ClearField("closed_at")
+    before_close.ClearField("winner_id")
+    before_close.version -= 1
+    assert before_close.status == pb.AUCTION_STATUS_ENDED
+
+    calls: collections.Counter[str] = collections.Counter()
+    page = open_page(None)
+    fake_first_call(page, calls, "AuctionService/GetAuction", grpc_web_body(before_close))
+    # The stream's snapshot is the ended state before the close; then it ends (as on a restart).
+    fake_first_call(page, calls, "StreamService/WatchAuction", grpc_web_body(pb.AuctionEvent(auction=before_close)))
+    page.goto(f"/#/auctions/{auction_id}")
+
+    expect(page.get_by_test_id("winner")).to_have_text(f"Won by {ivy} for 11.00 EUR")
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "closed")
+    assert calls["StreamService/WatchAuction"] == 2
+    screenshot(page, "winner-after-the-end")

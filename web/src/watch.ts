@@ -28,8 +28,13 @@ const MAX_RETRY_MS = 15_000;
 // Codes that a retry cannot fix.
 const PERMANENT = new Set([Code.NotFound, Code.InvalidArgument, Code.PermissionDenied]);
 
-function isFinal(auction: Auction): boolean {
-  return auction.status === AuctionStatus.ENDED || auction.status === AuctionStatus.CANCELLED;
+/**
+ * Nothing about the auction can change any more, as the server judges it: closed (with its
+ * winner) or cancelled. ENDED alone is not final: the status follows the clock, and the close
+ * that decides the winner comes through the bid log just after the end.
+ */
+export function isFinal(auction: Auction): boolean {
+  return auction.closedAt !== undefined || auction.status === AuctionStatus.CANCELLED;
 }
 
 /**

@@ -8,7 +8,7 @@ import { countdown, h, photo, replace, setText } from "../dom";
 import { describe, isCode, showProblem } from "../errors";
 import { auctionStatusText, formatMoney, formatRemaining, formatTime, parseMoney, rejectReasonText } from "../format";
 import { AuctionStatus, BidStatus, type Auction, type Bid } from "../gen/auction/v1/auction_pb";
-import { watchAuction, type WatchState } from "../watch";
+import { isFinal, watchAuction, type WatchState } from "../watch";
 import { BidHistory } from "./history";
 
 const HISTORY_PAGE = 100;
@@ -71,7 +71,7 @@ class AuctionView {
   start(): void {
     this.layout();
     this.update();
-    if (this.isFinal()) {
+    if (isFinal(this.shown)) {
       this.setWatchState({ kind: "closed" });
       return;
     }
@@ -121,10 +121,10 @@ class AuctionView {
   /** Shows a newer state; older versions (late answers, a resumed stream's snapshot) are ignored. */
   private apply(auction: Auction): void {
     if (auction.version < this.shown.version) return;
-    const wasFinal = this.isFinal();
+    const wasClosed = this.biddingClosed();
     this.shown = auction;
     this.update();
-    if (this.isFinal() !== wasFinal) this.renderBidPanel();
+    if (this.biddingClosed() !== wasClosed) this.renderBidPanel();
   }
 
   private update(): void {
@@ -143,7 +143,9 @@ class AuctionView {
     setText(this.minimum, a.highestBid > 0n
       ? `more than ${formatMoney(a.highestBid, a.currency)}`
       : `at least ${formatMoney(a.startingPrice, a.currency)}`);
-    if (a.status === AuctionStatus.ENDED) {
+    if (a.status === AuctionStatus.ENDED && a.closedAt === undefined) {
+      setText(this.winner, "Ended: deciding the winner…"); // the close is on its way through the bid log
+    } else if (a.status === AuctionStatus.ENDED) {
       setText(this.winner, a.winnerId ? `Won by ${a.winnerId}${a.winnerId === this.me ? " (you)" : ""} for ${formatMoney(a.highestBid, a.currency)}` : "Ended without a winning bid");
     } else if (a.status === AuctionStatus.CANCELLED) {
       setText(this.winner, "Cancelled");
@@ -153,7 +155,8 @@ class AuctionView {
     if (!this.bidPanel.firstChild) this.renderBidPanel();
   }
 
-  private isFinal(): boolean {
+  /** No more bids are taken (the winner may still be on its way: see isFinal). */
+  private biddingClosed(): boolean {
     return this.shown.status === AuctionStatus.ENDED || this.shown.status === AuctionStatus.CANCELLED;
   }
 
@@ -164,7 +167,7 @@ class AuctionView {
   }
 
   private renderBidPanel(): void {
-    if (this.isFinal()) {
+    if (this.biddingClosed()) {
       replace(this.bidPanel, h("p", { class: "muted" }, "Bidding is closed."));
       return;
     }
