@@ -10,7 +10,6 @@ retries); an unknown outcome is reported as ``None`` for the caller to resolve b
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from cassandra import OperationTimedOut, WriteTimeout
@@ -105,21 +104,21 @@ class Ledger:
 
     async def write_read_models(self, outcomes: list[BidOutcome]) -> None:
         """The history tables; idempotent, so a redelivered command simply writes them again.
-        Two unlogged batches per group, not one request per row: each request costs the
-        worker more CPU in the driver than the write costs Cassandra. An auction's rows share
-        a partition; the bidders' rows span a few dozen at most (one group)."""
-        by_auction = BatchStatement(batch_type=BatchType.UNLOGGED)
-        by_bidder = BatchStatement(batch_type=BatchType.UNLOGGED)
+        One unlogged batch per group, not one request per row or per table: each request
+        costs the worker more CPU in the driver than the write costs Cassandra. It spans the
+        auction's history partition and the group's bidders (a few dozen at most)."""
+        if not outcomes:
+            return
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
         for o in outcomes:
             b = o.bid
             reason = o.reason.value if o.reason else None
-            by_auction.add(self._by_auction, (
+            batch.add(self._by_auction, (
                 b.auction_id, o.version, b.bid_id, b.bidder_id, b.amount, b.placed_at, o.accepted, reason,
                 o.highest_bid, _unset_if_none(o.prev_bid_id),
             ))
-            by_bidder.add(self._by_bidder, (
+            batch.add(self._by_bidder, (
                 b.bidder_id, b.placed_at, b.bid_id, b.auction_id, b.amount, o.accepted, reason, o.version,
                 o.highest_bid,
             ))
-        if outcomes:
-            await asyncio.gather(cql.execute(self._session, by_auction), cql.execute(self._session, by_bidder))
+        await cql.execute(self._session, batch)

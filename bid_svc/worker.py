@@ -149,16 +149,20 @@ class _Partition:
     async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> None:
         """Waits for the first command (a long poll that returns the moment one arrives), then
         takes whatever else is already there. A single big fetch would hold a sparse
-        partition's first command until the batch filled or the poll expired."""
+        partition's first command until the batch filled or the poll expired. The second pull
+        is made only when the first command says more are pending: on a sparse partition it
+        would only time out, and pull requests are most of what NATS spends on a bid."""
         while True:
             try:
                 messages = await subscription.fetch(1, timeout=5.0)
             except asyncio.TimeoutError:
                 continue
-            try:
-                messages += await subscription.fetch(FETCH_BATCH, timeout=0.005)
-            except asyncio.TimeoutError:
-                pass
+            pending = messages[-1].metadata.num_pending if messages else 0
+            if pending:
+                try:
+                    messages += await subscription.fetch(min(pending, FETCH_BATCH), timeout=0.005)
+                except asyncio.TimeoutError:
+                    pass
             for msg in messages:
                 await self._route(msg)
 
