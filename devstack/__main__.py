@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 from devstack import components
 from devstack.stack import Stack
@@ -21,9 +22,12 @@ from gavel.settings import Settings
 def _banner(settings: Settings, seconds: float) -> str:
     s = settings
     token = mint_dev_token("dev-user", s.jwt_secret, s.jwt_audience) if s.dev_mode else "(dev tokens are off)"
+    # An end date the rules accept now (an auction runs at most 30 days), not a fixed one.
+    end = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"""
 Gavel is up ({seconds:.1f}s).
 
+  The web page                    http://localhost:{s.envoy_port}/
   Gateway (gRPC, gRPC-Web, REST)  http://localhost:{s.envoy_port}
   AuctionService (direct gRPC)    localhost:{s.auction_port}
   BidService                      localhost:{s.bid_port}
@@ -37,7 +41,7 @@ Dev bearer token (user "dev-user", 12 h):
   export TOKEN={token}
 
   curl -s -X POST localhost:{s.envoy_port}/auctions -H "authorization: Bearer $TOKEN" \\
-    -d '{{"item": {{"name": "Lamp"}}, "endDate": "2030-01-01T00:00:00Z", "startingPrice": 1000}}'
+    -d '{{"item": {{"name": "Lamp"}}, "endDate": "{end}", "startingPrice": 1000}}'
 
 Ctrl-C stops everything.
 """

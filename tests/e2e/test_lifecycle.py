@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devstack import components
@@ -71,12 +72,22 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
     )
     try:
         assert launcher.stdout is not None
+        banner: list[str] = []
         for line in launcher.stdout:  # blocks until the launcher prints its banner (or dies)
-            if line.startswith("Gavel is up"):
+            if line.startswith("Gavel is up") or banner:
+                banner.append(line)
+            if line.startswith("Ctrl-C stops everything"):
                 break
         else:
             pytest.fail(f"launcher exited ({launcher.wait()}) without serving")
         assert _port_open(settings.envoy_port)
+        # The banner's example works as printed: its token and its request create an auction.
+        token = next(line.split("TOKEN=", 1)[1].strip() for line in banner if "export TOKEN=" in line)
+        body = next(line.split("-d '", 1)[1].rstrip().removesuffix("'") for line in banner if " -d '" in line)
+        created = httpx.post(f"http://127.0.0.1:{settings.envoy_port}/auctions", content=body,
+                             headers={"authorization": f"Bearer {token}"}, timeout=30)
+        assert created.status_code == 200, created.text
+        assert created.json()["status"] == "AUCTION_STATUS_OPEN"
         assert _processes_mentioning(str(data_dir.resolve()))  # cassandra, nats, envoy are running
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=120) == 0
