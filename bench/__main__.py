@@ -15,6 +15,7 @@ import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -41,6 +42,7 @@ from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
+BARE_GRPC_PORT = 45998
 
 
 def bench_settings(data_dir: Path) -> Settings:
@@ -299,12 +301,21 @@ def main() -> None:
                 result["answers"] = answers
             results[key] = result
 
+        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_grpc", str(BARE_GRPC_PORT)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        assert bare.stdout is not None and bare.stdout.readline().strip() == "ready"
+        pids["bare_grpc"] = bare.pid
         measured("raw_lwt_many", lambda: asyncio.run(raw_lwt(store, ledger, c, secs, hot=False)))
         measured("raw_lwt_sequential", lambda: asyncio.run(raw_lwt(store, ledger, 1, secs / 2, hot=True)))
         measured("raw_publish", lambda: asyncio.run(raw_publish(settings, c, secs / 2)))
         # Our server's fixed cost per call: gRPC, auth, validation, the error answer; nothing
         # is read or published (the request is refused before that).
         measured("api_floor", lambda: ghz(args.ghz, direct, token, [{"auction_id": "-", "amount": 0}], c, secs / 2))
+        # Any Python gRPC service's cost per call, for comparison: a server that only answers.
+        measured("grpc_floor", lambda: ghz(args.ghz, f"127.0.0.1:{BARE_GRPC_PORT}", token, bid_data(many), c, secs / 2))
+        bare.terminate()
+        bare.wait()
+        del pids["bare_grpc"]
         for key, target, lots in (("path_many_direct", direct, many), ("path_many_envoy", via_envoy, many),
                                   ("path_hot_direct", direct, hot)):
             measured(key, lambda: ghz(args.ghz, target, token, bid_data(lots), c, secs))
@@ -314,16 +325,21 @@ def main() -> None:
 
     r: dict[str, Any] = results
     cpu_ms = {key: sum(v for k, v in r[key]["cpu_s_per_1000"].items() if k != "envoy")
-              for key in ("raw_lwt_many", "api_floor", "path_many_direct")}
+              for key in ("raw_lwt_many", "raw_publish", "grpc_floor", "api_floor", "path_many_direct")}
     results["cpu_ms_per_op"] = cpu_ms
     results["cpu_seconds_per_1000_bids"] = {"total": cpu_ms["path_many_direct"], **r["path_many_direct"]["cpu_s_per_1000"]}
     ceiling = 1000 / r["raw_lwt_sequential"]["mean_ms"]
     results["ratios"] = {
         "path_vs_raw_lwt_many": r["path_many_direct"]["per_s"] / r["raw_lwt_many"]["per_s"],
-        # On saturated shared cores, a path that did nothing but our API call and the LWT
-        # could reach at most this share of the raw LWT's rate.
-        "path_vs_raw_lwt_bound_api_plus_lwt": cpu_ms["raw_lwt_many"] / (cpu_ms["raw_lwt_many"] + cpu_ms["api_floor"]),
+        # Bounds, from CPU per op on the same saturated cores: the most a path could reach if
+        # it did nothing but our API call and the LWT; or only a bare Python gRPC call, one
+        # durable publish and the LWT (before consuming and acknowledging the log at all).
+        "bound_path_vs_raw_lwt_api_lwt": cpu_ms["raw_lwt_many"] / (cpu_ms["raw_lwt_many"] + cpu_ms["api_floor"]),
+        "bound_path_vs_raw_lwt_grpc_publish_lwt": cpu_ms["raw_lwt_many"] / (
+            cpu_ms["raw_lwt_many"] + cpu_ms["grpc_floor"] + cpu_ms["raw_publish"]),
         "hot_decided_per_s_vs_one_lwt_per_bid_ceiling": r["path_hot_direct"]["per_s"] / ceiling,
+        # ...and through our API, the hot ratio is bounded by the API floor's own rate.
+        "bound_hot_api_floor_vs_ceiling": r["api_floor"]["per_s"] / ceiling,
         "hot_backlog_decided_per_s_vs_ceiling": r["hot_backlog"]["per_s"] / ceiling,
         "envoy_vs_direct": r["path_many_envoy"]["per_s"] / r["path_many_direct"]["per_s"],
         "path_vs_raw_publish": r["path_many_direct"]["per_s"] / r["raw_publish"]["per_s"],
@@ -367,7 +383,7 @@ def table(r: dict) -> str:
     rows.append(f"warm-up: {w['rounds']} rounds, until Cassandra's JIT used {w['compiler_s_last_round']:.2f} s in a round")
     rows.append(f"{'run':<22}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers")
     for key in ("path_many_direct", "path_many_envoy", "path_hot_direct", "hot_backlog", "raw_lwt_many",
-                "raw_lwt_sequential", "raw_publish", "api_floor"):
+                "raw_lwt_sequential", "raw_publish", "api_floor", "grpc_floor"):
         v = {"p50_ms": float("nan"), "p99_ms": float("nan"), **r[key]}
         per_cas = f"{v['bids_per_cas']:.1f}" if "bids_per_cas" in v else ""
         answered = ", ".join(f"{_label(k)} {n:.0f}" for k, n in v.get("answers", {}).items() if n)
