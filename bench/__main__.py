@@ -21,9 +21,9 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import httpx
 import nats
@@ -141,7 +141,7 @@ async def raw_publish(settings: Settings, concurrency: int, seconds: float) -> d
 async def hot_backlog(settings: Settings, auction_id: str, n: int) -> dict[str, float]:
     """How fast the workers decide one hot auction: ``n`` bid commands appended to its log
     partition as PlaceBid would append them (faster than they can be decided, so a backlog
-    forms), timed from the first append to the event of the last decision. This is the group
+    forms), timed from the last append to the event of the last decision. This is the group
     commit's rate on its own, apart from the API's per-call cost."""
     nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()
@@ -301,10 +301,6 @@ def main() -> None:
                 result["answers"] = answers
             results[key] = result
 
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_grpc", str(BARE_GRPC_PORT)], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
-        assert bare.stdout is not None and bare.stdout.readline().strip() == "ready"
-        pids["bare_grpc"] = bare.pid
         measured("raw_lwt_many", lambda: asyncio.run(raw_lwt(store, ledger, c, secs, hot=False)))
         measured("raw_lwt_sequential", lambda: asyncio.run(raw_lwt(store, ledger, 1, secs / 2, hot=True)))
         measured("raw_publish", lambda: asyncio.run(raw_publish(settings, c, secs / 2)))
@@ -312,13 +308,19 @@ def main() -> None:
         # is read or published (the request is refused before that).
         measured("api_floor", lambda: ghz(args.ghz, direct, token, [{"auction_id": "-", "amount": 0}], c, secs / 2))
         # Any Python gRPC service's cost per call, for comparison: a server that only answers.
-        measured("grpc_floor", lambda: ghz(args.ghz, f"127.0.0.1:{BARE_GRPC_PORT}", token, bid_data(many), c, secs / 2))
-        bare.terminate()
-        bare.wait()
-        del pids["bare_grpc"]
+        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_grpc", str(BARE_GRPC_PORT)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert bare.stdout is not None and bare.stdout.readline().strip() == "ready"
+            pids["bare_grpc"] = bare.pid
+            measured("grpc_floor", lambda: ghz(args.ghz, f"127.0.0.1:{BARE_GRPC_PORT}", token, bid_data(many), c, secs / 2))
+        finally:
+            bare.terminate()
+            bare.wait()
+            pids.pop("bare_grpc", None)
         for key, target, lots in (("path_many_direct", direct, many), ("path_many_envoy", via_envoy, many),
                                   ("path_hot_direct", direct, hot)):
-            measured(key, lambda: ghz(args.ghz, target, token, bid_data(lots), c, secs))
+            measured(key, lambda target=target, lots=lots: ghz(args.ghz, target, token, bid_data(lots), c, secs))
         (backlogged,) = asyncio.run(create_lots(settings, store, 1))
         measured("hot_backlog", lambda: asyncio.run(hot_backlog(settings, backlogged, 20_000)))
         session.cluster.shutdown()
