@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -29,7 +28,7 @@ import httpx
 import nats
 from nats.js.api import StorageType, StreamConfig
 
-from bench import fanout, jvm
+from bench import fanout, jvm, procfs
 from bid_svc.ledger import Ledger
 from devstack.stack import running
 from gavel import bus, commands, cql
@@ -58,11 +57,7 @@ def bench_settings(data_dir: Path) -> Settings:
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     """CPU used so far by each stack process, by this process (the raw baselines' client) and
     by its finished children (ghz): every run pays for its own client too, on the same cores."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for name, pid in pids.items():
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        out[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    out = {name: procfs.cpu_seconds(Path(f"/proc/{pid}/stat")) for name, pid in pids.items()}
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     out["bench"] = me.ru_utime + me.ru_stime
     out["ghz"] = children.ru_utime + children.ru_stime

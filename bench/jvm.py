@@ -9,8 +9,9 @@ warms the stack until the compiler is quiet, an event read from /proc, not a fix
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from bench import procfs
 
 #: Thread names (15 characters, as the kernel keeps them) of HotSpot's JIT compilers.
 COMPILER_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
@@ -18,14 +19,11 @@ COMPILER_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
 
 def compiler_cpu_seconds(pid: int) -> float:
     """CPU time the JVM's JIT compiler threads have used so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            if (task / "comm").read_text().strip() not in COMPILER_THREADS:
-                continue
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            if (task / "comm").read_text().strip() in COMPILER_THREADS:
+                total += procfs.cpu_seconds(task / "stat")
         except OSError:  # the thread ended meanwhile
             continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / ticks
+    return total
