@@ -63,6 +63,8 @@ class Closer:
                         await self.close_due()
                 except (nats.errors.Error, RequestExecutionException, OperationTimedOut, OSError) as exc:
                     log.warning("closer round failed, retrying: %s", exc)
+                except Exception:  # a bug in one round must not stop closing auctions for good
+                    log.exception("closer round failed, retrying")
                 try:
                     await asyncio.wait_for(stop.wait(), self._interval)
                 except asyncio.TimeoutError:

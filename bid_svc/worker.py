@@ -4,7 +4,8 @@ Ownership. Each partition ``bids.<p>`` has a lease in the NATS KV bucket ``bid_l
 worker renews what it holds every ``lease_ttl / 4`` and takes free partitions up to its fair
 share (P / live workers, from the ``bid_workers`` bucket). Taking a partition recreates its
 durable consumer from the ack floor, so every command the previous owner had not
-acknowledged is delivered again, in log order, before anything newer.
+acknowledged is delivered again, in log order, before anything newer. A partition whose
+fetcher has ended (a NATS error) is restarted the same way by the next lease round.
 
 Consumer settings, on purpose:
 - explicit acks, sent only after Cassandra has the outcome and the event is published;
@@ -30,6 +31,7 @@ import contextlib
 import logging
 import math
 import random
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -67,6 +69,8 @@ FETCH_BATCH = 512
 MAX_GROUP = 64
 KNOWN_AUCTIONS = 10_000
 MAX_FAILURES = 3
+#: How long a stopping partition waits for its cancelled tasks.
+STOP_WAIT_S = 2.0
 
 DECISIONS = Counter("gavel_bid_decisions_total", "Decided commands.", ["outcome"])
 GROUP_SIZE = Histogram("gavel_bid_group_size", "Commands decided per compare-and-set.",
@@ -75,6 +79,16 @@ CAS_CONFLICTS = Counter("gavel_bid_cas_conflicts_total", "Compare-and-sets lost 
 DEAD_LETTERS = Counter("gavel_bid_dead_letters_total", "Commands sent to the dead-letter stream.", ["reason"])
 OWNED = Gauge("gavel_bid_partitions_owned", "Log partitions this worker owns.")
 INFLIGHT = Gauge("gavel_bid_partition_inflight", "Commands fetched and not yet acknowledged.")
+
+
+def _ending(task: asyncio.Task[None] | None) -> str:
+    if task is None:
+        return "never started"
+    if not task.done():
+        return "stopping"
+    if task.cancelled():
+        return "cancelled"
+    return repr(task.exception())
 
 
 class _Conflict(Exception):
@@ -108,6 +122,14 @@ class _Partition:
         self.fetcher: asyncio.Task[None] | None = None
         self.pending = 0  # fetched, not yet decided
         self.subscription: JetStreamContext.PullSubscription | None = None
+        # Set once, by ``stop``; a stopped partition is never started again (a restart builds a
+        # new one), so a task that outlives its cancellation cannot come back to life.
+        self.stopped = False
+
+    @property
+    def running(self) -> bool:
+        """False once the fetcher has ended (a NATS error, a bug): the lease round restarts it."""
+        return not self.stopped and self.fetcher is not None and not self.fetcher.done()
 
     async def start(self) -> None:
         js = self.worker.js
@@ -133,14 +155,26 @@ class _Partition:
         self.fetcher = asyncio.create_task(self._fetch(self.subscription), name=f"fetch-p{self.number}")
 
     async def stop(self) -> None:
-        """Stops at once; whatever is unacknowledged is redelivered to the next owner."""
+        """Stops at once; whatever is unacknowledged is redelivered to the next owner.
+
+        Cancellation alone is not trusted to end the tasks: Python 3.11's ``wait_for`` (inside
+        nats-py's fetch, among others) drops a cancellation that lands as its inner future
+        completes, and a fetch loop that swallowed one would keep this wait, and with it the
+        lease round, hanging for ever. So the loops also check ``stopped``, and the wait is
+        bounded: a straggler ends at its next check and has nothing left to take."""
+        self.stopped = True
         tasks = [t for t in [self.fetcher, *(lane.task for lane in self.lanes.values())] if t]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         INFLIGHT.dec(sum(len(lane.queue) for lane in self.lanes.values()))
+        for lane in self.lanes.values():
+            lane.queue.clear()
         self.lanes.clear()
         self.pending = 0
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, stragglers = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            if stragglers:
+                log.warning("partition %d: %d tasks outlived their cancellation", self.number, len(stragglers))
         if self.subscription is not None:
             # Left subscribed, messages still in flight to it would hold the connection's drain.
             with contextlib.suppress(nats.errors.Error):
@@ -152,7 +186,7 @@ class _Partition:
         partition's first command until the batch filled or the poll expired. The second pull
         is made only when the first command says more are pending: on a sparse partition it
         would only time out (two pull requests and a 5 ms timer per command, for nothing)."""
-        while True:
+        while not self.stopped:
             try:
                 messages = await subscription.fetch(1, timeout=5.0)
             except asyncio.TimeoutError:
@@ -163,6 +197,8 @@ class _Partition:
                     messages += await subscription.fetch(min(pending, FETCH_BATCH), timeout=0.005)
                 except asyncio.TimeoutError:
                     pass
+            if self.stopped:
+                return  # unacknowledged: the next owner gets them
             for msg in messages:
                 await self._route(msg)
 
@@ -186,7 +222,7 @@ class _Partition:
 
     async def _drain(self, lane: _Lane) -> None:
         try:
-            while lane.queue:
+            while lane.queue and not self.stopped:
                 group = [lane.queue.popleft() for _ in range(min(MAX_GROUP, len(lane.queue)))]
                 try:
                     await self.worker.decide(self.number, lane, group)
@@ -217,12 +253,14 @@ class Worker:
         self._partitions: dict[int, _Partition] = {}
         self._failures: collections.Counter[int] = collections.Counter()  # by stream sequence
         self._background: set[asyncio.Task[None]] = set()
+        self._restarting: set[int] = set()
+        self._leases: Leases | None = None  # set by run
 
     # --- ownership --------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        leases = Leases(await bucket(self.js, "bid_leases", s.lease_ttl, s.nats_replicas), self.worker_id)
+        leases = self._leases = Leases(await bucket(self.js, "bid_leases", s.lease_ttl, s.nats_replicas), self.worker_id)
         members = await bucket(self.js, "bid_workers", s.lease_ttl, s.nats_replicas)
         try:
             while not stop.is_set():
@@ -230,20 +268,26 @@ class Worker:
                     await self._rebalance(leases, members)
                 except (nats.errors.Error, asyncio.TimeoutError) as exc:
                     log.warning("lease round failed: %s", exc)
+                except Exception:  # a bug in one round must not end ownership for good
+                    log.exception("lease round failed")
                 try:
                     await asyncio.wait_for(stop.wait(), s.lease_ttl / 4)
                 except asyncio.TimeoutError:
                     pass
         finally:
-            for number in list(self._partitions):
-                await self._drop(number)
-                await leases.release(str(number))
+            numbers = list(self._partitions)
+            await asyncio.gather(*(self._drop(n) for n in numbers))
+            await asyncio.gather(*(leases.release(str(n)) for n in numbers), return_exceptions=True)
             try:
                 await members.delete(self.worker_id)
             except nats.errors.Error:
                 pass
 
     async def _rebalance(self, leases: Leases, members: object) -> None:
+        """One lease round. Renewals come first and run concurrently, and taking new
+        partitions stops at ``lease_ttl / 4``: a round that took 32 partitions one by one on
+        a loaded machine once ran past the TTL, and the worker lost every lease it held."""
+        deadline = time.monotonic() + self.settings.lease_ttl / 4
         await members.put(self.worker_id, b"alive")
         try:
             live = len(await members.keys())
@@ -251,29 +295,68 @@ class Worker:
             live = 1
         partitions = self.settings.bid_partitions
         share = math.ceil(partitions / max(live, 1))
-        for number in list(self._partitions):
-            if not await leases.renew(str(number)):
-                log.warning("lost partition %d", number)
-                await self._drop(number)
+
+        held = list(self._partitions)
+        renewed = await asyncio.gather(*(leases.renew(str(n)) for n in held))
+        lost = [n for n, kept in zip(held, renewed) if not kept]
+        for number in lost:
+            log.warning("lost partition %d", number)
+        await asyncio.gather(*(self._drop(n) for n in lost))
+
+        for number, partition in list(self._partitions.items()):
+            if not partition.running and number not in self._restarting:
+                log.warning("partition %d stopped (%s): restarting it", number, _ending(partition.fetcher))
+                await self._restart(number)
+
         while len(self._partitions) > share:
             number = max(self._partitions)
             await self._drop(number)
             await leases.release(str(number))
-        if len(self._partitions) < share:
-            for number in random.sample(range(partitions), partitions):
-                if len(self._partitions) >= share:
-                    break
-                if number not in self._partitions and await leases.try_acquire(str(number)):
-                    partition = _Partition(self, number)
-                    await partition.start()
-                    self._partitions[number] = partition
-                    log.info("took partition %d", number)
+
+        taken: list[int] = []
+        for number in random.sample(range(partitions), partitions):
+            if len(self._partitions) + len(taken) >= share or time.monotonic() > deadline:
+                break
+            if number not in self._partitions and await leases.try_acquire(str(number)):
+                taken.append(number)
+        started = await asyncio.gather(*(self._start(n) for n in taken), return_exceptions=True)
+        for number, outcome in zip(taken, started):
+            if outcome is True:
+                log.info("took partition %d", number)
+            else:
+                log.warning("could not start partition %d: %r", number, outcome)
+                await leases.release(str(number))  # for whoever can
         OWNED.set(len(self._partitions))
+
+    async def _start(self, number: int, replacing: _Partition | None = None) -> bool:
+        """False: the partition was dropped (its lease lost) while it started."""
+        partition = _Partition(self, number)
+        await partition.start()
+        if self._partitions.get(number) is not replacing or self._leases is None or str(number) not in self._leases.held:
+            await partition.stop()
+            return False
+        self._partitions[number] = partition
+        return True
 
     async def _drop(self, number: int) -> None:
         partition = self._partitions.pop(number, None)
         if partition is not None:
             await partition.stop()
+
+    async def _restart(self, number: int) -> None:
+        """From the ack floor, with a new partition object: the old one's stragglers, if any,
+        stay stopped. If the start fails, the next lease round tries again."""
+        partition = self._partitions.get(number)
+        if partition is None or number in self._restarting:
+            return
+        self._restarting.add(number)
+        try:
+            await partition.stop()
+            await self._start(number, replacing=partition)
+        except (nats.errors.Error, asyncio.TimeoutError) as exc:
+            log.warning("could not restart partition %d: %r", number, exc)
+        finally:
+            self._restarting.discard(number)
 
     # --- deciding -----------------------------------------------------------------------
 
@@ -295,18 +378,13 @@ class Worker:
             self._failures[seq] += 1
             if self._failures[seq] >= MAX_FAILURES:
                 del self._failures[seq]
-                await self.dead_letter(number, msg, f"failed to decide: {exc!r}")
+                try:
+                    await self.dead_letter(number, msg, f"failed to decide: {exc!r}")
+                except nats.errors.Error as error:  # redelivered after the restart, counted again
+                    log.warning("could not dead-letter sequence %d: %r", seq, error)
         task = asyncio.create_task(self._restart(number), name=f"restart-p{number}")
         self._background.add(task)  # held: the loop keeps only weak references to tasks
         task.add_done_callback(self._background.discard)
-
-    async def _restart(self, number: int) -> None:
-        partition = self._partitions.get(number)
-        if partition is None:
-            return
-        await partition.stop()
-        partition.lanes.clear()
-        await partition.start()
 
     async def decide(self, number: int, lane: _Lane, group: list[tuple[Msg, commands.PlaceBidCommand | commands.CloseAuctionCommand]]) -> None:
         async def heartbeat(_: object) -> None:
