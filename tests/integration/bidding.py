@@ -59,7 +59,8 @@ async def all_bids(stub: pb_grpc.BidServiceStub, auction_id: str) -> list[pb.Bid
 class EventWatch:
     """A NATS subscription to an auction's events, opened before the action that causes them."""
 
-    def __init__(self) -> None:
+    def __init__(self, auction_id: str) -> None:
+        self.auction_id = auction_id
         self.events: list[pb.AuctionEvent] = []
         self._changed = asyncio.Condition()
 
@@ -77,13 +78,19 @@ class EventWatch:
                             return event.auction
                     await self._changed.wait()
 
-        return await asyncio.wait_for(satisfied(), timeout)
+        try:
+            return await asyncio.wait_for(satisfied(), timeout)
+        except asyncio.TimeoutError:
+            last = self.events[-1].auction if self.events else None
+            seen = f"version {last.version}, {last.bid_count} bids" if last else "no event"
+            raise AssertionError(f"auction {self.auction_id}: no event satisfied the wait in {timeout} s;"
+                                 f" the last one had {seen}") from None
 
 
 @asynccontextmanager
 async def watching(settings: Settings, auction_id: str) -> AsyncIterator[EventWatch]:
     nc = await nats.connect(settings.nats_url)
-    watch = EventWatch()
+    watch = EventWatch(auction_id)
     await nc.subscribe(bus.auction_subject(auction_id), cb=watch._on)
     await nc.flush()
     try:

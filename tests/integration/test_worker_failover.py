@@ -1,6 +1,7 @@
 """kill -9 of a bid worker in the middle of a bid storm: its partitions move to the other
 worker within seconds, every acknowledged bid gets exactly one recorded outcome, and every
-auction's history still satisfies the invariants."""
+auction's history still satisfies the invariants. A worker that finds a lease gone (it was
+too slow to renew) gives the partition up and takes it back."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections import Counter
 from contextlib import AsyncExitStack
 
 import nats
+from nats.js.kv import KeyValue
 
 from devstack.process import ManagedProcess
 from gavel.api.auction.v1 import auction_pb2 as pb
@@ -54,6 +56,50 @@ async def _partitions_of(settings: Settings, worker_id: str) -> set[int]:
         return owned
     finally:
         await nc.close()
+
+
+async def _rewritten_after_delete(kv: KeyValue, key: str, owner: bytes) -> None:
+    """Deletes ``key`` (as the TTL would) and returns once ``owner`` has written it again."""
+    watcher = await kv.watch(key)
+    try:
+        await kv.delete(key)
+        deleted = False
+        async for entry in watcher:
+            if entry is None:
+                continue  # the end of the initial values
+            if entry.operation is not None:
+                deleted = True
+            elif deleted and entry.value == owner:
+                return
+    finally:
+        await watcher.stop()
+
+
+async def test_a_lease_lost_while_busy_is_taken_back_and_its_bids_decided(
+    stack: object, settings: Settings, token_for
+) -> None:
+    lot = await create_auction(settings, token_for(f"seller-{uuid.uuid4().hex[:6]}"), starting_price=100)
+    partition = str(bus.partition_of(uuid.UUID(lot.auction_id), settings.bid_partitions))
+    alice, bob = (token_for(b) for b in new_bidders(2))
+    async with bid_stub(settings) as stub, watching(settings, lot.auction_id) as events:
+        first = await stub.PlaceBid(pb.PlaceBidRequest(auction_id=lot.auction_id, amount=150, request_id=uuid.uuid4().hex),
+                                    metadata=bearer(alice))
+        await events.until(lambda a: a.bid_count == 1, timeout=30)  # a live worker owns the partition
+
+        nc = await nats.connect(settings.nats_url)
+        try:
+            kv = await nc.jetstream().key_value("bid_leases")
+            owner = (await kv.get(partition)).value
+            await asyncio.wait_for(_rewritten_after_delete(kv, partition, owner), 30)
+        finally:
+            await nc.close()
+
+        second = await stub.PlaceBid(pb.PlaceBidRequest(auction_id=lot.auction_id, amount=200, request_id=uuid.uuid4().hex),
+                                     metadata=bearer(bob))
+        final = await events.until(lambda a: a.bid_count == 2, timeout=30)
+        history = await all_bids(stub, lot.auction_id)
+    assert (final.highest_bid, final.highest_bidder_id) == (200, second.bidder_id)
+    assert {b.bid_id for b in history} == {first.bid_id, second.bid_id}
 
 
 async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(
