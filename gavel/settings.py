@@ -60,8 +60,11 @@ class Settings(BaseSettings):
     bid_role: str = "all"
     # Names this process in leases (operators and tests can tell owners apart); random if empty.
     worker_id: str = ""
-    # A worker that stops renewing its partition leases loses them after this many seconds.
-    lease_ttl: float = 4.0
+    # A worker that stops renewing its partition leases loses them after this many seconds
+    # (renewed every quarter of it). This is how long a dead worker's partitions wait for a
+    # new owner. 4 s proved too short: in the failover test under CPU load, a live worker's
+    # renewals (JetStream writes, each fsynced) landed after 4 s and it lost every partition.
+    lease_ttl: float = 10.0
 
     # A watch stream quiet for this long gets a heartbeat event, well under the idle timeouts
     # of proxies on the way (Envoy's stream_idle_timeout is 5 minutes, many LBs 60 s).
