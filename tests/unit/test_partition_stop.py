@@ -1,4 +1,4 @@
-"""Stopping a partition cannot hang its worker's lease round, even on a task that swallows its
+"""Stopping a partition cannot hang its worker's lease round, even on tasks that swallow their
 cancellation (Python 3.11's ``wait_for`` does, when the cancellation lands as its inner future
 completes; nats-py's fetch runs on it). A hung stop once froze a worker's lease loop: it
 kept serving PlaceBid and never decided another bid."""
@@ -12,29 +12,39 @@ from collections import deque
 from bid_svc.worker import _Lane, _Partition
 
 
-async def test_a_task_that_swallowed_its_cancellation_ends_at_its_next_check() -> None:
+async def test_stop_returns_though_its_tasks_swallow_their_cancellation() -> None:
     partition = _Partition(worker=None, number=7)  # type: ignore[arg-type]  # stop needs no worker
-    checks = 0
+    release = asyncio.Event()
 
     async def fetch_loop() -> None:
-        nonlocal checks
-        swallowed = False
+        """Like the fetcher: swallows every cancellation, but checks ``stopped`` each time round."""
         while not partition.stopped:
-            checks += 1
             try:
                 await asyncio.sleep(0.01)
             except asyncio.CancelledError:
-                if swallowed:
-                    raise
-                swallowed = True  # what wait_for does when its inner future is already done
+                pass
+
+    async def stuck() -> None:
+        """Swallows its cancellation and checks nothing: only a bounded wait gets past it."""
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                pass
 
     partition.fetcher = asyncio.create_task(fetch_loop())
-    lane = _Lane(uuid.uuid4(), queue=deque([("msg", "command")]))  # type: ignore[list-item]
+    lane = _Lane(uuid.uuid4(), queue=deque([("msg", "command")]), task=asyncio.create_task(stuck()))  # type: ignore[list-item]
     partition.lanes[lane.auction_id] = lane
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # both tasks reach their first await
+    try:
+        stopping = asyncio.create_task(partition.stop())
+        await asyncio.wait({stopping}, timeout=30)  # a hang guard that does not cancel (that could hang too)
+        assert stopping.done(), "stop is waiting on a task that swallowed its cancellation"
+        stopping.result()
 
-    await asyncio.wait_for(partition.stop(), timeout=5)
-
-    assert partition.fetcher.done() and not partition.running
-    assert checks >= 1
-    assert not partition.lanes and not lane.queue, "nothing is left for a straggler to decide"
+        assert partition.fetcher.done() and not partition.running
+        assert not lane.task.done(), "the straggler is still there: stop did not wait for it"
+        assert not partition.lanes and not lane.queue, "nothing is left for a straggler to decide"
+    finally:
+        release.set()
+        await lane.task
