@@ -3,8 +3,9 @@
 Ownership. Each partition ``bids.<p>`` has a lease in the NATS KV bucket ``bid_leases``; a
 worker renews what it holds every ``lease_ttl / 4`` and takes free partitions up to its fair
 share (P / live workers, from the ``bid_workers`` bucket). Taking a partition recreates its
-durable consumer from the ack floor, so every command the previous owner had not
-acknowledged is delivered again, in log order, before anything newer. A partition whose
+durable consumer at the first command the previous owner had not acknowledged (never below
+where that consumer began: ``resume_point``), so every unacknowledged command is delivered
+again, in log order, before anything newer, and nothing older is replayed. A partition whose
 fetcher has ended (a NATS error) is restarted the same way by the next lease round.
 
 Consumer settings, on purpose:
@@ -43,7 +44,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NoKeysError, NotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError, NotFoundError
+from nats.js.kv import KeyValue
 from prometheus_client import Counter, Gauge, Histogram
 from cachetools import LRUCache
 from pydantic import ValidationError
@@ -109,6 +111,36 @@ class _Lane:
     task: asyncio.Task[None] | None = None
 
 
+async def resume_point(js: JetStreamContext, points: KeyValue, number: int, durable: str) -> int:
+    """Where a taken partition's new consumer starts: the first command its last consumer had
+    not acknowledged, and never below where that consumer itself began.
+
+    A consumer that has acknowledged nothing since it was created reports an ack floor of 0,
+    not its start; resuming at "floor + 1" then replayed the partition's whole log on every
+    takeover of a quiet partition (79k of 100k commands after one restart, measured). The
+    start is also recorded in ``points`` before the old consumer is deleted, so a worker
+    that dies between the delete and the create leaves the next owner the same start, not
+    the beginning of the log. Commands acknowledged out of order behind the first
+    unacknowledged one come round again and find their recorded outcomes (idempotent)."""
+    try:
+        entry = await points.get(str(number))
+        recorded = int(entry.value or b"1")
+    except KeyNotFoundError:
+        recorded = 1
+    try:
+        info = await js.consumer_info(bus.BIDS_STREAM, durable)
+    except NotFoundError:
+        info = None
+    start = recorded
+    if info is not None:
+        start = max(start, info.ack_floor.stream_seq + 1, info.config.opt_start_seq or 1)
+    if start > recorded:
+        await points.put(str(number), str(start).encode())
+    if info is not None:
+        await js.delete_consumer(bus.BIDS_STREAM, durable)
+    return start
+
+
 class _Partition:
     def __init__(self, worker: Worker, number: int) -> None:
         self.worker = worker
@@ -142,14 +174,10 @@ class _Partition:
             max_ack_pending=MAX_ACK_PENDING,
             deliver_policy=DeliverPolicy.ALL,
         )
-        try:
-            info = await js.consumer_info(bus.BIDS_STREAM, self.durable)
-            # Resume at the first unacknowledged command, ahead of anything newer.
+        start = await resume_point(js, self.worker.resume_points, self.number, self.durable)
+        if start > 1:
             config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
-            config.opt_start_seq = info.ack_floor.stream_seq + 1
-            await js.delete_consumer(bus.BIDS_STREAM, self.durable)
-        except NotFoundError:
-            pass
+            config.opt_start_seq = start
         await js.add_consumer(bus.BIDS_STREAM, config)
         self.subscription = await js.pull_subscribe_bind(durable=self.durable, stream=bus.BIDS_STREAM)
         self.fetcher = asyncio.create_task(self._fetch(self.subscription), name=f"fetch-p{self.number}")
@@ -255,6 +283,7 @@ class Worker:
         self._background: set[asyncio.Task[None]] = set()
         self._restarting: set[int] = set()
         self._leases: Leases | None = None  # set by run
+        self.resume_points: KeyValue  # set by run: where each partition's next consumer starts
 
     # --- ownership --------------------------------------------------------------------
 
@@ -262,6 +291,7 @@ class Worker:
         s = self.settings
         leases = self._leases = Leases(await bucket(self.js, "bid_leases", s.lease_ttl, s.nats_replicas), self.worker_id)
         members = await bucket(self.js, "bid_workers", s.lease_ttl, s.nats_replicas)
+        self.resume_points = await bucket(self.js, "bid_resume", None, s.nats_replicas)
         try:
             while not stop.is_set():
                 try:

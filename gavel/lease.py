@@ -17,15 +17,16 @@ from nats.js.kv import KeyValue
 log = logging.getLogger(__name__)
 
 
-async def bucket(js: JetStreamContext, name: str, ttl: float, replicas: int) -> KeyValue:
+async def bucket(js: JetStreamContext, name: str, ttl: float | None, replicas: int) -> KeyValue:
     """The bucket, created if missing; an existing one takes ``ttl`` from the settings (a bucket
-    left with an older TTL than the renewal interval would expire every lease between rounds)."""
+    left with an older TTL than the renewal interval would expire every lease between rounds).
+    ``ttl`` None: entries never expire."""
     try:
         kv = await js.key_value(name)
     except NotFoundError:
         return await js.create_key_value(bucket=name, ttl=ttl, history=1, replicas=replicas)
     status = await kv.status()
-    if status.ttl is None or abs(status.ttl - ttl) > 1e-3:
+    if abs((status.ttl or 0.0) - (ttl or 0.0)) > 1e-3:
         config = status.stream_info.config
         config.max_age = ttl
         await js.update_stream(config)
