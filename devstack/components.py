@@ -44,7 +44,8 @@ def wait_ready(proc: ManagedProcess, check: Callable[[], None], timeout: float) 
 
     def attempt() -> None:
         if not proc.alive():
-            raise StackError(f"{proc.name} exited during start-up; last log lines:\n{proc.log_tail()}")
+            raise StackError(f"{proc.name} exited during start-up (status {proc.returncode}); last log lines:\n"
+                             f"{proc.log_tail()}")
         check()
 
     try:

@@ -50,6 +50,11 @@ class ManagedProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once it has exited (negative: the signal that ended it)."""
+        return None if self.proc is None else self.proc.poll()
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

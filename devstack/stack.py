@@ -1,4 +1,10 @@
-"""Starts the components in order, each gated on its readiness, and stops them in reverse."""
+"""Starts the components in order, each gated on its readiness, and stops them in reverse.
+
+Two behaviours, on purpose: ``make up`` treats any process that dies as the end of the stack
+(it stops everything and shows the dead one's log), while the fault tests kill one process
+and bring it back in place with ``restart``, as it was (same command, ports and data), gated
+on the same readiness check as at start-up.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,25 @@ class Stack:
         self.gateway = gateway
         self.services = services
         self.processes: dict[str, ManagedProcess] = {}
+        #: How each process is judged ready, and how long it may take: reused by ``restart``.
+        self._readiness: dict[str, tuple[c.Callable[[], None], float]] = {}
 
     def _start(self, proc: ManagedProcess, ready: c.Callable[[], None], timeout: float) -> None:
+        self._readiness[proc.name] = (ready, timeout)
         proc.start()
         self.processes[proc.name] = proc
         c.wait_ready(proc, ready, timeout)
         log.info("%s ready (pid %d)", proc.name, proc.pid)
+
+    def restart(self, name: str) -> None:
+        """Starts ``name`` again as it was and returns once it is ready; a live one is stopped first."""
+        proc = self.processes[name]
+        if proc.alive():
+            proc.stop()
+        elif proc.proc is not None:
+            proc.proc.wait()  # reaped, so its ports and locks are gone
+        ready, timeout = self._readiness[name]
+        self._start(proc, ready, timeout)
 
     def start(self) -> None:
         s = self.settings
@@ -38,6 +57,7 @@ class Stack:
         try:
             # The two stores start together; each is then awaited on its own readiness.
             cassandra, nats = c.cassandra_process(s), c.nats_process(s)
+            self._readiness[cassandra.name] = (lambda: c.cassandra_ready(s), 180)
             cassandra.start()
             self.processes[cassandra.name] = cassandra
             self._start(nats, lambda: c.nats_ready(s), timeout=30)
