@@ -251,6 +251,17 @@ def test_gateway_reaches_every_service_on_a_port_its_pods_serve(tmp_path: Path) 
     assert rendered["admin"]["address"]["socket_address"]["port_value"] == readiness
 
 
+def test_the_image_holds_what_the_gateway_renders_from() -> None:
+    """Envoy refuses a config whose direct responses name missing files, so the image must
+    carry the descriptor and the built web page the gateway's command points at."""
+    args = " ".join(container(find("Deployment", "gateway"))["args"])
+    _, descriptor, web_dir = re.search(r"gateway_envoy\.render (\S+) (\S+) (\S+)", args).groups()  # type: ignore[union-attr]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert descriptor == "build/gavel.binpb" and "RUN make proto" in dockerfile
+    assert re.search(rf"^COPY --from=\w+ /app/{web_dir} {web_dir}$", dockerfile, re.M)
+    assert re.search(r"^RUN make web\b", dockerfile, re.M)
+
+
 # --- disruption --------------------------------------------------------------------------
 
 
