@@ -1,0 +1,330 @@
+"""The k8s manifests against the code they deploy.
+
+`make k8s-check` proves the manifests are valid Kubernetes (kustomize builds them, the schemas
+accept them); these tests prove they deploy *this* code: the roles bid_svc knows, settings
+that exist, the production values the design requires, probes on ports that serve health,
+and a Cassandra and NATS configured as durably as the local stack. No cluster needed: the
+files are read as kustomize would read them (its `resources` list).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import pytest
+import yaml
+from nats.aio.client import DEFAULT_DRAIN_TIMEOUT
+
+from bid_svc import worker
+from bid_svc.__main__ import ROLES
+from gateway_envoy.render import render
+from gavel.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "k8s" / "base"
+Doc = dict[str, Any]
+
+#: Stands in for values the manifests take from a Secret (created outside them).
+FROM_SECRET = "<from-secret>"
+
+
+def _resource_files() -> list[Path]:
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    return [BASE / name for name in kustomization["resources"]]
+
+
+DOCS: list[Doc] = [doc for path in _resource_files() for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def find(kind: str, name: str) -> Doc:
+    matches = [d for d in DOCS if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
+    return matches[0]
+
+
+def of_kind(*kinds: str) -> list[Doc]:
+    return [d for d in DOCS if d["kind"] in kinds]
+
+
+def container(workload: Doc) -> Doc:
+    (only,) = workload["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def environment(workload: Doc) -> dict[str, str]:
+    """The container's environment as the pod would get it: its ConfigMaps, then its own env."""
+    c = container(workload)
+    env: dict[str, str] = {}
+    for source in c.get("envFrom", []):
+        env.update(find("ConfigMap", source["configMapRef"]["name"])["data"])
+    for var in c.get("env", []):
+        if "value" in var:
+            env[var["name"]] = str(var["value"])
+        elif "secretKeyRef" in var["valueFrom"]:
+            env[var["name"]] = FROM_SECRET
+        else:
+            env[var["name"]] = f"<{var['name']} from the pod>"
+    return env
+
+
+def settings_of(workload: Doc) -> Settings:
+    """The Settings a Gavel process in this workload starts with (init values win over the
+    environment, and every field the manifests leave unset keeps the code's default)."""
+    env = environment(workload)
+    values = {name[len("GAVEL_"):].lower(): value for name, value in env.items() if name.startswith("GAVEL_")}
+    return Settings(**values)
+
+
+def selected_by(selector: dict[str, str]) -> list[Doc]:
+    """The workloads whose pods carry every label of ``selector``."""
+    return [
+        w for w in of_kind("Deployment", "StatefulSet")
+        if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+    ]
+
+
+def gavel_workloads() -> Iterator[Doc]:
+    return (w for w in of_kind("Deployment", "Job") if container_image(w) == "gavel")
+
+
+def container_image(workload: Doc) -> str:
+    return container(workload)["image"]
+
+
+@pytest.fixture(autouse=True)
+def _no_gavel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own GAVEL_* variables must not fill in what the manifests leave out."""
+    for name in [n for n in os.environ if n.startswith("GAVEL_")]:
+        monkeypatch.delenv(name)
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def test_every_gavel_variable_in_the_manifests_is_a_setting() -> None:
+    """A misspelt or retired variable is silently ignored by pydantic-settings; catch it here."""
+    named = {m for path in BASE.glob("*.yaml") for m in re.findall(r"\bGAVEL_[A-Z0-9_]+", path.read_text())}
+    assert named, "no GAVEL_* variables found: the manifests are not being read"
+    unknown = sorted(n for n in named if n[len("GAVEL_"):].lower() not in Settings.model_fields)
+    assert not unknown, f"not fields of gavel.settings.Settings: {unknown}"
+
+
+def test_production_values_are_set_for_every_gavel_process() -> None:
+    workloads = list(gavel_workloads())
+    assert {w["metadata"]["name"] for w in workloads} >= {"auction-svc", "bid-svc", "bid-worker", "stream-svc", "gavel-migrate"}
+    for w in workloads:
+        s = settings_of(w)
+        name = w["metadata"]["name"]
+        assert s.nats_replicas == 3, name
+        assert not s.dev_mode, name
+        assert s.bind_host == "0.0.0.0", name
+        replication = ast.literal_eval(s.cassandra_replication)
+        assert replication.pop("class") == "NetworkTopologyStrategy", name
+        assert list(replication.values()) == [3], name
+
+
+def test_processes_that_verify_tokens_take_the_jwt_secret_from_a_secret() -> None:
+    """Every server checks bearer tokens (the shared AuthInterceptor); the dev default must
+    never be what production verifies with."""
+    for name in ("auction-svc", "bid-svc", "stream-svc"):
+        assert environment(find("Deployment", name))["GAVEL_JWT_SECRET"] == FROM_SECRET, name
+
+
+def test_keyspace_replicas_live_in_the_data_centre_cassandra_declares() -> None:
+    cassandra = find("StatefulSet", "cassandra")
+    dc = {v["name"]: v.get("value") for v in container(cassandra)["env"]}["CASSANDRA_DC"]
+    replication = ast.literal_eval(settings_of(find("Deployment", "bid-svc")).cassandra_replication)
+    assert replication == {"class": "NetworkTopologyStrategy", dc: 3}
+    assert cassandra["spec"]["replicas"] >= 3
+
+
+def test_cassandra_contact_points_are_the_statefulset_pods() -> None:
+    cassandra = find("StatefulSet", "cassandra")
+    pods = {f"cassandra-{i}.{cassandra['spec']['serviceName']}" for i in range(cassandra["spec"]["replicas"])}
+    assert set(settings_of(find("Deployment", "bid-worker")).cassandra_contact_points) == pods
+
+
+def test_nats_url_is_the_client_service_of_the_three_server_cluster() -> None:
+    url = settings_of(find("Deployment", "bid-worker")).nats_url
+    host, port = re.fullmatch(r"nats://([\w.-]+):(\d+)", url).groups()  # type: ignore[union-attr]
+    service = find("Service", host)
+    assert int(port) in [p["port"] for p in service["spec"]["ports"]]
+    (nats,) = selected_by(service["spec"]["selector"])
+    assert nats["kind"] == "StatefulSet" and nats["spec"]["replicas"] == 3
+
+
+# --- bid_svc: API and workers apart ------------------------------------------------------
+
+
+def test_bid_api_and_workers_are_separate_deployments_in_their_roles() -> None:
+    api, workers = find("Deployment", "bid-svc"), find("Deployment", "bid-worker")
+    assert settings_of(api).bid_role == "api"
+    assert settings_of(workers).bid_role == "worker"
+    assert {"api", "worker"} <= set(ROLES)
+    assert api["spec"]["selector"] != workers["spec"]["selector"]
+    for d in (api, workers):
+        assert container(d)["command"] == ["python", "-m", "bid_svc"]
+
+
+def test_each_bid_deployment_scales_on_its_own() -> None:
+    targets = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind("HorizontalPodAutoscaler")}
+    assert {"bid-svc", "bid-worker"} <= targets.keys()
+
+
+def test_worker_autoscaling_stops_at_the_number_of_log_partitions() -> None:
+    """A worker beyond the partition count would own nothing."""
+    hpa = find("HorizontalPodAutoscaler", "bid-worker")
+    partitions = settings_of(find("Deployment", "bid-worker")).bid_partitions
+    assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= partitions
+    # Every process must agree on P: an auction's partition is hash % P.
+    assert {settings_of(w).bid_partitions for w in gavel_workloads()} == {partitions}
+
+
+def test_bid_service_routes_only_to_api_pods() -> None:
+    """A worker serves no BidService methods: a request routed to one would fail UNIMPLEMENTED."""
+    service = find("Service", "bid-svc")
+    assert [w["metadata"]["name"] for w in selected_by(service["spec"]["selector"])] == ["bid-svc"]
+    for s in of_kind("Service"):
+        assert "bid-worker" not in [w["metadata"]["name"] for w in selected_by(s["spec"].get("selector", {}))]
+
+
+def test_worker_probes_ask_the_health_server_a_worker_runs() -> None:
+    """serve() runs the gRPC server (health, reflection) on bid_port in every role."""
+    workers = find("Deployment", "bid-worker")
+    port = settings_of(workers).bid_port
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container(workers)[probe]["grpc"]["port"] == port, probe
+
+
+def test_worker_grace_period_covers_its_drain() -> None:
+    """Server drain, then partitions stop, then leases are released, then NATS drains: cut
+    short, the partitions are not lost but wait a lease TTL for their next owner."""
+    workers = find("Deployment", "bid-worker")
+    s = settings_of(workers)
+    needed = s.shutdown_grace + worker.STOP_WAIT_S + DEFAULT_DRAIN_TIMEOUT
+    assert workers["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= needed
+
+
+# --- probes and ports --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["auction", "bid", "stream"])
+def test_api_deployments_serve_and_probe_their_settings_port(service: str) -> None:
+    deployment = find("Deployment", f"{service}-svc")
+    s = settings_of(deployment)
+    port = getattr(s, f"{service}_port")
+    assert port in [p["containerPort"] for p in container(deployment)["ports"]]
+    assert container(deployment)["readinessProbe"]["grpc"]["port"] == port
+    assert getattr(s, f"{service}_metrics_port") in [p["containerPort"] for p in container(deployment)["ports"]]
+
+
+# --- the gateway -------------------------------------------------------------------------
+
+
+def test_gateway_config_is_rendered_from_the_template_at_start() -> None:
+    """No hand copy of envoy.yaml to drift: the pod runs gateway_envoy.render on the same
+    ConfigMap as the services."""
+    gateway = container(find("Deployment", "gateway"))
+    assert "python -m gateway_envoy.render" in " ".join(gateway["args"])
+    for cm in of_kind("ConfigMap"):
+        assert not any("static_resources" in str(v) for v in cm["data"].values()), cm["metadata"]["name"]
+
+
+def test_gateway_reaches_every_service_on_a_port_its_pods_serve(tmp_path: Path) -> None:
+    gateway = find("Deployment", "gateway")
+    rendered = yaml.safe_load(render(settings_of(gateway), tmp_path / "gavel.binpb", tmp_path))
+    clusters = rendered["static_resources"]["clusters"]
+    assert len(clusters) == 3
+    for cluster in clusters:
+        address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+        service = find("Service", address["address"])
+        assert address["port_value"] in [p["port"] for p in service["spec"]["ports"]], cluster["name"]
+        pods = selected_by(service["spec"]["selector"])
+        assert pods and all(settings_of(p).bid_role != "worker" for p in pods), cluster["name"]
+    readiness = container(gateway)["readinessProbe"]["httpGet"]["port"]
+    assert rendered["admin"]["address"]["socket_address"]["port_value"] == readiness
+
+
+def test_the_image_holds_what_the_gateway_renders_from() -> None:
+    """Envoy refuses a config whose direct responses name missing files, so the image must
+    carry the descriptor and the built web page the gateway's command points at."""
+    args = " ".join(container(find("Deployment", "gateway"))["args"])
+    _, descriptor, web_dir = re.search(r"gateway_envoy\.render (\S+) (\S+) (\S+)", args).groups()  # type: ignore[union-attr]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert descriptor == "build/gavel.binpb" and "RUN make proto" in dockerfile
+    assert re.search(rf"^COPY --from=\w+ /app/{web_dir} {web_dir}$", dockerfile, re.M)
+    assert re.search(r"^RUN make web\b", dockerfile, re.M)
+
+
+# --- disruption --------------------------------------------------------------------------
+
+
+def test_every_long_running_workload_has_a_disruption_budget() -> None:
+    budgets = [p["spec"] for p in of_kind("PodDisruptionBudget")]
+    for w in of_kind("Deployment", "StatefulSet"):
+        labels = w["spec"]["template"]["metadata"]["labels"]
+        covering = [b for b in budgets if b["selector"]["matchLabels"].items() <= labels.items()]
+        assert len(covering) == 1, w["metadata"]["name"]
+        if w["kind"] == "StatefulSet":  # quorum of 3: never two down at once
+            assert covering[0].get("maxUnavailable") == 1, w["metadata"]["name"]
+
+
+# --- NATS and Cassandra durability -------------------------------------------------------
+
+
+def test_nats_is_a_three_server_jetstream_cluster_that_fsyncs_every_write() -> None:
+    conf = find("ConfigMap", "nats-config")["data"]["nats.conf"]
+    jetstream = re.search(r"jetstream\s*\{([^}]*)\}", conf)
+    assert jetstream and re.search(r"^\s*sync_interval:\s*always\s*$", jetstream.group(1), re.M)
+    nats = find("StatefulSet", "nats")
+    headless = find("Service", nats["spec"]["serviceName"])
+    routes = set(re.findall(r"nats://([\w.-]+):6222", conf))
+    assert routes == {f"nats-{i}.{headless['metadata']['name']}" for i in range(3)}
+    assert nats["spec"]["replicas"] == 3
+    assert headless["spec"].get("publishNotReadyAddresses") is True
+    assert re.search(r"^\s*server_name:\s*\S+", conf, re.M), "JetStream clustering needs server names"
+
+
+#: The lines of cassandra.yaml that are the design (ARCHITECTURE.md), not the topology.
+CASSANDRA_DESIGN_KEYS = (
+    "commitlog_sync",
+    "paxos_variant",
+    "storage_compatibility_mode",
+    "batch_size_warn_threshold",
+    "unlogged_batch_across_partitions_warn_threshold",
+)
+
+
+def _top_level_keys(text: str) -> list[str]:
+    return re.findall(r"^([a-z_]+):", text, re.M)
+
+
+def test_cassandra_in_k8s_is_as_durable_as_the_local_node() -> None:
+    k8s_text = find("ConfigMap", "cassandra-config")["data"]["cassandra.yaml"]
+    local_text = Template((ROOT / "devstack" / "cassandra" / "cassandra.yaml.tmpl").read_text()).substitute(
+        storage_port=7000, native_port=9042, data="/d"
+    )
+    k8s, local = yaml.safe_load(k8s_text), yaml.safe_load(local_text)
+    assert {k: k8s.get(k) for k in CASSANDRA_DESIGN_KEYS} == {k: local.get(k) for k in CASSANDRA_DESIGN_KEYS}
+    # Fsync before the ack, Paxos v2 (5.0's default is still v1).
+    assert k8s["commitlog_sync"] == "batch"
+    assert k8s["paxos_variant"] == "v2"
+    # Cassandra refuses to start with a sync period beside `batch`.
+    assert "commitlog_sync_period" not in k8s
+    keys = _top_level_keys(k8s_text)
+    assert len(keys) == len(set(keys)), "a key given twice: YAML keeps only the last"
+
+
+def test_cassandra_runs_the_config_file_the_manifests_carry() -> None:
+    statefulset = find("StatefulSet", "cassandra")
+    cassandra = container(statefulset)
+    mount = next(m for m in cassandra["volumeMounts"] if m["name"] == "config")
+    volume = next(v for v in statefulset["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+    assert "cassandra.yaml" in find("ConfigMap", volume["configMap"]["name"])["data"]
+    assert f"cp {mount['mountPath']}/cassandra.yaml /etc/cassandra/cassandra.yaml" in " ".join(cassandra["args"])
