@@ -13,6 +13,7 @@ from gavel.clock import Clock, utcnow
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
+from gavel.auth import MAX_USER_ID
 from gavel.errors import FieldViolation, InvalidArgument, NotFound
 from gavel.interceptors import require_principal
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id
@@ -45,8 +46,13 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
     async def ListAuctions(
         self, request: pb.ListAuctionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAuctionsResponse:
+        bad = []
         if request.status != pb.AUCTION_STATUS_UNSPECIFIED and request.status not in STATUS_FROM_PB:
-            raise InvalidArgument([FieldViolation("status", "unknown status")])
+            bad.append(FieldViolation("status", "unknown status"))
+        if len(request.seller_id) > MAX_USER_ID:  # a partition key: Cassandra refuses keys over 64 KiB
+            bad.append(FieldViolation("seller_id", f"at most {MAX_USER_ID} characters"))
+        if bad:
+            raise InvalidArgument(bad)
         query = listing.Query(
             status=STATUS_FROM_PB.get(request.status),
             seller_id=request.seller_id,
