@@ -65,13 +65,15 @@ class Tally:
         self.answers.setdefault(transport, Counter())[f"{method} {answer}"] += 1
 
     def lines(self) -> Iterator[str]:
+        """Per transport: the total, then each method's answers, most frequent first."""
         for transport, counts in sorted(self.answers.items()):
-            by_answer: Counter[str] = Counter()
+            by_method: dict[str, Counter[str]] = {}
             for key, n in counts.items():
-                by_answer[key.rsplit(" ", 1)[1]] += n
-            yield f"{transport}: {sum(counts.values())} requests; " + ", ".join(
-                f"{answer} {n}" for answer, n in sorted(by_answer.items(), key=lambda kv: -kv[1])
-            )
+                method, answer = key.rsplit(" ", 1)
+                by_method.setdefault(method, Counter())[answer] += n
+            yield f"{transport}: {sum(counts.values())} requests"
+            for method, answers in by_method.items():
+                yield f"  {method}: " + ", ".join(f"{a} {n}" for a, n in answers.most_common())
 
 
 TALLY = Tally()
