@@ -5,23 +5,25 @@ forward from now (ending soonest first), ended ones walking back. With a seller,
 seller's own partition, newest first. Each page reads at most ``MAX_SCAN`` index entries, so a
 selective filter returns a short page with a token rather than an unbounded read.
 
-Page tokens (gavel.paging) are bound to the filter they came with.
+Page tokens (gavel.paging) are signed, and bound to the filter they came with.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from gavel.auction_store import FAR_FUTURE, FAR_PAST, MAX_ID, MIN_ID, AuctionStore, EndEntry, SellerEntry, end_hour
 from gavel.domain.auction import Auction, Status
-from gavel.paging import bad_token, decode_token, encode_token
+from gavel.paging import (
+    MAX_TIME_MS, MIN_TIME_MS, PageTokens, bad_token, cursor_int, cursor_time, cursor_uuid, time_value,
+)
 
 MAX_SCAN = 1000
 HOURS_PER_READ = 48
-
-
+#: The end-hour buckets a cursor may name: those of the times a cursor may hold.
+MIN_HOUR, MAX_HOUR = MIN_TIME_MS // 3_600_000, MAX_TIME_MS // 3_600_000
 
 @dataclass(frozen=True)
 class Query:
@@ -40,25 +42,21 @@ class Cursor:
     at: datetime
     auction_id: uuid.UUID
 
-    def encode(self, query: Query) -> str:
-        return encode_token(
-            {"f": query.fingerprint, "h": self.hour, "t": int(self.at.timestamp() * 1000), "i": str(self.auction_id)}
+    def encode(self, query: Query, tokens: PageTokens) -> str:
+        return tokens.encode(
+            {"f": query.fingerprint, "h": self.hour, "t": time_value(self.at), "i": str(self.auction_id)}
         )
 
     @classmethod
-    def decode(cls, token: str, query: Query) -> Cursor:
-        data = decode_token(token)
-        try:
-            cursor = cls(
-                hour=int(data["h"]),  # type: ignore[arg-type]
-                at=datetime.fromtimestamp(int(data["t"]) / 1000, tz=timezone.utc),  # type: ignore[arg-type]
-                auction_id=uuid.UUID(str(data["i"])),
-            )
-        except (ValueError, KeyError, TypeError):
-            raise bad_token() from None
+    def decode(cls, token: str, query: Query, tokens: PageTokens) -> Cursor:
+        data = tokens.decode(token)
         if data.get("f") != query.fingerprint:
             raise bad_token("was issued for a different filter")
-        return cursor
+        return cls(
+            hour=cursor_int(data, "h", MIN_HOUR, MAX_HOUR),
+            at=cursor_time(data, "t"),
+            auction_id=cursor_uuid(data, "i"),
+        )
 
 
 def _wanted(query: Query, auction: Auction, now: datetime) -> bool:
@@ -69,14 +67,14 @@ def _wanted(query: Query, auction: Auction, now: datetime) -> bool:
 
 
 async def list_auctions(
-    store: AuctionStore, query: Query, token: str, now: datetime
+    store: AuctionStore, query: Query, token: str, now: datetime, tokens: PageTokens
 ) -> tuple[list[Auction], str]:
-    cursor = Cursor.decode(token, query) if token else None
+    cursor = Cursor.decode(token, query, tokens) if token else None
     if query.seller_id:
         found, last = await _by_seller(store, query, cursor, now)
     else:
         found, last = await _by_end(store, query, cursor, now)
-    return found, (last.encode(query) if last else "")
+    return found, (last.encode(query, tokens) if last else "")
 
 
 async def _by_seller(

@@ -13,10 +13,11 @@ from gavel.clock import Clock, utcnow
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
+from gavel.auth import MAX_USER_ID
 from gavel.errors import FieldViolation, InvalidArgument, NotFound
 from gavel.interceptors import require_principal
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id
-from gavel.paging import page_size
+from gavel.paging import PageTokens, page_size
 from gavel.server import run_in_background
 from gavel.settings import Settings
 
@@ -24,8 +25,9 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
 AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/CreateAuction"})
 
 class AuctionService(pb_grpc.AuctionServiceServicer):
-    def __init__(self, store: AuctionStore, clock: Clock = utcnow) -> None:
+    def __init__(self, store: AuctionStore, tokens: PageTokens, clock: Clock = utcnow) -> None:
         self._store = store
+        self._tokens = tokens
         self._clock = clock
 
     async def CreateAuction(self, request: pb.CreateAuctionRequest, context: grpc.aio.ServicerContext) -> pb.Auction:
@@ -44,15 +46,20 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
     async def ListAuctions(
         self, request: pb.ListAuctionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAuctionsResponse:
+        bad = []
         if request.status != pb.AUCTION_STATUS_UNSPECIFIED and request.status not in STATUS_FROM_PB:
-            raise InvalidArgument([FieldViolation("status", "unknown status")])
+            bad.append(FieldViolation("status", "unknown status"))
+        if len(request.seller_id) > MAX_USER_ID:  # a partition key: Cassandra refuses keys over 64 KiB
+            bad.append(FieldViolation("seller_id", f"at most {MAX_USER_ID} characters"))
+        if bad:
+            raise InvalidArgument(bad)
         query = listing.Query(
             status=STATUS_FROM_PB.get(request.status),
             seller_id=request.seller_id,
             page_size=page_size(request.page_size),
         )
         now = self._clock()
-        auctions, token = await listing.list_auctions(self._store, query, request.page_token, now)
+        auctions, token = await listing.list_auctions(self._store, query, request.page_token, now, self._tokens)
         return pb.ListAuctionsResponse(auctions=[auction_to_pb(a, now) for a in auctions], next_page_token=token)
 
 
@@ -60,7 +67,8 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     session = cql.connect(settings, settings.cassandra_keyspace)
     resources.callback(session.cluster.shutdown)
     store = AuctionStore(session)
-    pb_grpc.add_AuctionServiceServicer_to_server(AuctionService(store), server)
+    tokens = PageTokens(settings.page_token_secret, f"{SERVICE_NAME}/ListAuctions")
+    pb_grpc.add_AuctionServiceServicer_to_server(AuctionService(store, tokens), server)
     dev_auth.register(server, settings)
 
     nc = await bus.connect(settings, "auction_svc")

@@ -4,7 +4,6 @@ read models (an auction's by decision order, a bidder's by time)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 from cassandra.cluster import Session
 
@@ -13,11 +12,15 @@ from gavel import cql
 from gavel.auction_store import FAR_FUTURE, MAX_ID
 from gavel.clock import from_cassandra
 from gavel.domain.bidding import BidOutcome, PlaceBid, RejectReason
-from gavel.paging import bad_token, decode_token, encode_token
+from gavel.paging import INT64_MAX, PageTokens, bad_token, cursor_int, cursor_time, cursor_uuid, time_value
+
 
 class BidStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, page_token_secret: str) -> None:
         self._session = session
+        # One purpose per listing: a ListBids token is refused by ListMyBids and vice versa.
+        self._history_tokens = PageTokens(page_token_secret, "auction.v1.BidService/ListBids")
+        self._mine_tokens = PageTokens(page_token_secret, "auction.v1.BidService/ListMyBids")
         p = session.prepare
         self._one = p(
             "SELECT bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id"
@@ -39,29 +42,24 @@ class BidStore:
         return outcome_from_row(auction_id, rows[0])
 
     async def history(self, auction_id: uuid.UUID, token: str, limit: int) -> tuple[list[BidOutcome], str]:
-        before = 2**63 - 1
+        before = INT64_MAX
         if token:
-            data = decode_token(token)
-            seq = data.get("s")
-            if data.get("a") != str(auction_id) or not isinstance(seq, int):
-                raise bad_token()
-            before = seq
+            data = self._history_tokens.decode(token)
+            if data.get("a") != str(auction_id):
+                raise bad_token("was issued for another auction")
+            before = cursor_int(data, "s", 0, INT64_MAX)
         rows = (await cql.execute(self._session, self._history, (auction_id, before, limit))).current_rows
         found = [outcome_from_row(auction_id, r) for r in rows]
         more = len(rows) == limit
-        return found, encode_token({"a": str(auction_id), "s": found[-1].version}) if more else ""
+        return found, self._history_tokens.encode({"a": str(auction_id), "s": found[-1].version}) if more else ""
 
     async def of_bidder(self, bidder_id: str, token: str, limit: int) -> tuple[list[BidOutcome], str]:
         at, last = FAR_FUTURE, MAX_ID
         if token:
-            data = decode_token(token)
-            try:
-                at = datetime.fromtimestamp(int(data["t"]) / 1000, tz=timezone.utc)
-                last = uuid.UUID(str(data["i"]))
-            except (KeyError, ValueError, TypeError):
-                raise bad_token() from None
+            data = self._mine_tokens.decode(token)
             if data.get("b") != bidder_id:
-                raise bad_token()
+                raise bad_token("was issued to another caller")
+            at, last = cursor_time(data, "t"), cursor_uuid(data, "i")
         rows = (await cql.execute(self._session, self._mine, (bidder_id, at, last, limit))).current_rows
         found = [
             BidOutcome(
@@ -77,4 +75,4 @@ class BidStore:
         if len(rows) < limit:
             return found, ""
         tail = found[-1].bid
-        return found, encode_token({"b": bidder_id, "t": int(tail.placed_at.timestamp() * 1000), "i": str(tail.bid_id)})
+        return found, self._mine_tokens.encode({"b": bidder_id, "t": time_value(tail.placed_at), "i": str(tail.bid_id)})

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import jwt
 
 ALGORITHM = "HS256"
+#: OpenID Connect's limit for ``sub``; user ids are keys in Cassandra (at most 64 KiB).
+MAX_USER_ID = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,8 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"invalid token: {exc}") from exc
         sub = claims["sub"]
-        if not isinstance(sub, str) or not sub:
-            raise InvalidToken("token 'sub' must be a non-empty string")
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_USER_ID:
+            raise InvalidToken(f"token 'sub' must be a string of 1 to {MAX_USER_ID} characters")
         return Principal(user_id=sub)
 
 

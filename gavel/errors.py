@@ -33,9 +33,10 @@ class GavelError(Exception):
 class InvalidArgument(GavelError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
-    def __init__(self, violations: list[FieldViolation]) -> None:
+    def __init__(self, violations: list[FieldViolation], message: str = "") -> None:
+        """``message`` is for a request that is bad as a whole (no field to name)."""
         self.violations = violations
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        super().__init__(message or "; ".join(f"{v.field}: {v.description}" for v in violations))
 
     def to_status(self) -> grpc.Status:
         detail = any_pb2.Any()

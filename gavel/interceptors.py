@@ -1,14 +1,23 @@
-"""Server interceptors shared by every service: request context, metrics, errors, auth.
+"""Server interceptors shared by every service: request context, metrics, errors, auth, checks.
 
 gRPC's aio interceptors see only the method name and metadata, not the call; each one here
 therefore wraps the method's handler in an async context manager that runs inside the RPC's
 own task (where context variables and ``context`` are available). Order, outermost first:
-request id → metrics → error mapping → auth → the servicer.
+request id → metrics → error mapping → auth → request checks → the servicer.
+
+Server streams are wrapped as coroutines that write each response (``context.write``), not
+as async generators that re-yield them: when a client cancels, gRPC cancels the RPC's task,
+and the cancellation then unwinds every wrapper, and closes the servicer's generator, in
+that task. A re-yielding generator suspended at ``yield`` is instead left to the garbage
+collector, whose ``aclose()`` runs in another task and Context, where resetting the
+wrappers' context variables raised ``ValueError`` (an ERROR line for a normal cancel).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import logging
 import time
 import uuid
@@ -16,15 +25,37 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
+from grpc._cython.cygrpc import ExecuteBatchError  # what a send on a call that is gone raises (not re-exported)
 from grpc.aio import ServicerContext
 from prometheus_client import Counter, Histogram
 
 from gavel import auth, logs
-from gavel.errors import GavelError, Unauthenticated
+from gavel.errors import GavelError, InvalidArgument, Unauthenticated
+from gavel.validation import well_known_violations
 
 log = logging.getLogger(__name__)
 
 Around = Callable[[str, Mapping[str, str], ServicerContext], contextlib.AbstractAsyncContextManager[None]]
+Handler = Callable[[Any, ServicerContext], Any]
+
+
+async def _write_all(behaviour: Handler, request: Any, context: ServicerContext) -> None:
+    """Runs a server-stream behaviour to its end in the calling task, whichever form it has:
+    a coroutine that writes itself (ours, health's Watch) or an async generator (servicers).
+    The generator is closed here on every exit, cancellation included."""
+    if inspect.iscoroutinefunction(behaviour):
+        await behaviour(request, context)
+        return
+    async with contextlib.aclosing(behaviour(request, context)) as responses:
+        async for response in responses:
+            try:
+                await context.write(response)
+            except ExecuteBatchError:
+                # The client cancelled (or its connection dropped) under this send, a moment
+                # before gRPC cancels this task for it: end the stream as that cancellation
+                # would, not as a bug.
+                raise asyncio.CancelledError() from None
 
 
 def _wrap(handler: grpc.RpcMethodHandler | None, method: str, metadata: Mapping[str, str], around: Around) -> Any:
@@ -44,10 +75,9 @@ def _wrap(handler: grpc.RpcMethodHandler | None, method: str, metadata: Mapping[
     if handler.unary_stream is not None:
         inner_us = handler.unary_stream
 
-        async def unary_stream(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+        async def unary_stream(request: Any, context: ServicerContext) -> None:
             async with around(method, metadata, context):
-                async for response in inner_us(request, context):
-                    yield response
+                await _write_all(inner_us, request, context)
 
         return grpc.unary_stream_rpc_method_handler(
             unary_stream, handler.request_deserializer, handler.response_serializer
@@ -159,3 +189,73 @@ def require_principal() -> auth.Principal:
     if principal is None:
         raise Unauthenticated("this call needs 'authorization: Bearer <JWT>'")
     return principal
+
+
+class _Undecodable:
+    """Stands in for a request whose bytes are not the method's message (see below)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # protobuf's DecodeError, or whatever a parser raises on garbage
+            return _Undecodable(f"{type(exc).__name__}: {exc}")
+
+    return deserialize
+
+
+def check_request(method: str, request: Any) -> None:
+    """INVALID_ARGUMENT for a request no servicer should see: bytes that are not the method's
+    message, or a Timestamp/Duration outside its type's range anywhere in it."""
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument([], f"the request is not a valid message for {method} ({request.reason})")
+    if isinstance(request, Message):
+        violations = well_known_violations(request)
+        if violations:
+            raise InvalidArgument(violations)
+
+
+class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
+    """Innermost: checks each request before its servicer (``check_request``).
+
+    gRPC's own answer to undecodable bytes is UNKNOWN with an ERROR line in the log; the
+    deserializer here never raises, and the check turns what it could not parse into
+    INVALID_ARGUMENT, raised inside the interceptors above so it is mapped and counted like
+    any other bad input."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or handler.request_streaming:
+            return handler
+        deserialize = _tolerant(handler.request_deserializer)
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: ServicerContext) -> Any:
+                check_request(method, request)
+                return await inner_uu(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(unary_unary, deserialize, handler.response_serializer)
+        if handler.unary_stream is not None:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: ServicerContext) -> None:
+                check_request(method, request)
+                await _write_all(inner_us, request, context)
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream, deserialize, handler.response_serializer)
+        return handler

@@ -1,7 +1,7 @@
 """The one way a Gavel service is built and run.
 
 Every service gets the same things: the standard health service, reflection, the shared
-interceptors (request id, metrics, errors, auth), Prometheus metrics on its own HTTP port,
+interceptors (request id, metrics, errors, auth, request checks), Prometheus metrics on its own HTTP port,
 JSON logs, and a graceful drain on SIGTERM (health turns NOT_SERVING so balancers stop
 sending, in-flight calls get ``shutdown_grace`` seconds, then resources close).
 """
@@ -21,7 +21,13 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from gavel import auth, logs
-from gavel.interceptors import AuthInterceptor, ErrorInterceptor, MetricsInterceptor, RequestContextInterceptor
+from gavel.interceptors import (
+    AuthInterceptor,
+    ErrorInterceptor,
+    MetricsInterceptor,
+    RequestCheckInterceptor,
+    RequestContextInterceptor,
+)
 from gavel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,7 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
             MetricsInterceptor(),
             ErrorInterceptor(),
             AuthInterceptor(auth.TokenVerifier(settings.jwt_secret, settings.jwt_audience), spec.authenticated_methods),
+            RequestCheckInterceptor(),
         ],
         options=[("grpc.so_reuseport", 0)],
     )

@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Documented development default; production must set GAVEL_JWT_SECRET (or use JWKS).
 DEV_JWT_SECRET = "gavel-dev-secret-not-for-production"
+#: Documented development default; production must set GAVEL_PAGE_TOKEN_SECRET (the same
+#: value in every replica of a service, or a page token fails on the next replica).
+DEV_PAGE_TOKEN_SECRET = "gavel-dev-page-token-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -79,6 +82,8 @@ class Settings(BaseSettings):
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_audience: str = "gavel"
+    # Signs page tokens (HMAC-SHA256), so an altered token is refused before it is parsed.
+    page_token_secret: str = DEV_PAGE_TOKEN_SECRET
     # Offering dev tokens (the launcher's banner, the CLI, the web sign-in) is local only.
     dev_mode: bool = True
 

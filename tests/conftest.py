@@ -61,3 +61,15 @@ def token_for(settings: Settings):
         return mint_dev_token(user_id, settings.jwt_secret, settings.jwt_audience)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz tests' counts (requests sent, answers seen), when any ran."""
+    import sys
+
+    fuzzing = sys.modules.get("tests.fuzzing")
+    lines = list(fuzzing.TALLY.lines()) if fuzzing else []
+    if lines:
+        terminalreporter.section("fuzzed requests")
+        for line in lines:
+            terminalreporter.write_line(line)

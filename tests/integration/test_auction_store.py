@@ -16,6 +16,9 @@ import pytest
 from auction_svc.listing import Query, list_auctions
 from gavel.auction_store import AuctionStore, end_hour
 from gavel.domain.auction import Auction, Item, Status
+from gavel.paging import PageTokens
+
+TOKENS = PageTokens("test-page-token-secret", "test/ListAuctions")
 
 
 def epoch() -> datetime:
@@ -48,7 +51,7 @@ async def test_create_is_idempotent_per_id(store: AuctionStore) -> None:
     stored, created = await store.create(retry)
     assert not created
     assert stored == first  # the first write wins; the retry changes nothing
-    page, _ = await list_auctions(store, Query(None, first.seller_id, 10), "", t)
+    page, _ = await list_auctions(store, Query(None, first.seller_id, 10), "", t, TOKENS)
     assert [a.auction_id for a in page] == [first.auction_id]  # one seller entry, not two
 
 
@@ -71,7 +74,7 @@ async def test_open_auctions_come_ending_soonest_first_across_hours_and_pages(st
     seen: list[Auction] = []
     token = ""
     for _ in range(10):
-        page, token = await list_auctions(store, Query(Status.OPEN, "", 2), token, t)
+        page, token = await list_auctions(store, Query(Status.OPEN, "", 2), token, t, TOKENS)
         assert len(page) <= 2
         seen += page
         if not token:
@@ -79,9 +82,9 @@ async def test_open_auctions_come_ending_soonest_first_across_hours_and_pages(st
     assert [a.end_date for a in seen] == ends  # soonest first, nothing twice, nothing missing
     assert len({end_hour(e) for e in ends}) > 3  # the walk really crossed hour buckets
 
-    upcoming, _ = await list_auctions(store, Query(Status.SCHEDULED, "", 10), "", t)
+    upcoming, _ = await list_auctions(store, Query(Status.SCHEDULED, "", 10), "", t, TOKENS)
     assert upcoming[0].auction_id == scheduled.auction_id  # later ones belong to other tests' futures
-    recent, _ = await list_auctions(store, Query(Status.ENDED, "", 1), "", t)
+    recent, _ = await list_auctions(store, Query(Status.ENDED, "", 1), "", t, TOKENS)
     assert [a.auction_id for a in recent] == [ended.auction_id]
 
 
@@ -97,12 +100,12 @@ async def test_seller_listing_is_newest_first_and_filters_by_status(store: Aucti
     everything: list[Auction] = []
     token = ""
     while True:
-        page, token = await list_auctions(store, Query(None, seller, 2), token, t)
+        page, token = await list_auctions(store, Query(None, seller, 2), token, t, TOKENS)
         everything += page
         if not token:
             break
     assert [a.auction_id for a in everything] == [a.auction_id for a in reversed(created)]
-    open_only, _ = await list_auctions(store, Query(Status.OPEN, seller, 10), "", t)
+    open_only, _ = await list_auctions(store, Query(Status.OPEN, seller, 10), "", t, TOKENS)
     assert {a.auction_id for a in open_only} == {a.auction_id for a in created[1::2]}
 
 
@@ -120,12 +123,12 @@ async def test_stale_end_hint_is_skipped(store: AuctionStore, cql_session: objec
     cql_session.execute(  # type: ignore[attr-defined]
         "INSERT INTO end_hours (scope, end_hour) VALUES ('auctions', %s)", (end_hour(wrong_end),)
     )
-    page, _ = await list_auctions(store, Query(Status.OPEN, "", 10), "", t)
+    page, _ = await list_auctions(store, Query(Status.OPEN, "", 10), "", t, TOKENS)
     assert [a.auction_id for a in page] == [auction.auction_id]
 
 
 @pytest.mark.parametrize("page_size", [1, 3])
 async def test_empty_future_lists_nothing(store: AuctionStore, page_size: int) -> None:
     far = datetime(9990, 1, 1, tzinfo=timezone.utc)
-    page, token = await list_auctions(store, Query(Status.OPEN, "", page_size), "", far)
+    page, token = await list_auctions(store, Query(Status.OPEN, "", page_size), "", far, TOKENS)
     assert (page, token) == ([], "")

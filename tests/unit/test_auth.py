@@ -30,6 +30,7 @@ def good_claims(**changes: object) -> dict[str, object]:
 
 def test_dev_token_verifies_as_its_user() -> None:
     assert verifier.verify("Bearer " + mint_dev_token("alice", SECRET)) == Principal("alice")
+    assert verifier.verify(bearer(good_claims(sub="u" * 255))) == Principal("u" * 255)
     assert verifier.verify("bearer " + mint_dev_token("bob", SECRET)) == Principal("bob")
 
 
@@ -47,12 +48,13 @@ def test_dev_token_verifies_as_its_user() -> None:
         bearer(good_claims(aud=None)),
         bearer(good_claims(sub=None)),
         bearer(good_claims(sub="")),
+        bearer(good_claims(sub="u" * 256)),
         bearer(good_claims(), algorithm="HS512"),
         "Bearer " + jwt.encode(good_claims(), None, algorithm="none"),
     ],
     ids=[
         "empty", "basic", "no-token", "garbage", "wrong-secret", "expired", "no-exp", "wrong-aud",
-        "no-aud", "no-sub", "empty-sub", "other-alg", "alg-none",
+        "no-aud", "no-sub", "empty-sub", "long-sub", "other-alg", "alg-none",
     ],
 )
 def test_bad_tokens_are_refused(header: str) -> None:
