@@ -6,7 +6,10 @@ readable next to the template, and the local stack, the tests and k8s differ onl
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -17,6 +20,38 @@ HERE = Path(__file__).parent
 #: Per-cluster concurrent request cap. Envoy's default (1,024) would cap live watchers;
 #: raised for every service so the gateway is never the silent limit.
 MAX_STREAMS = 100_000
+
+#: Users and addresses each route's limiter tracks a bucket for (least recently seen forgotten
+#: first, which refills that one's budget). Envoy's default (20) would let a crowd of clients
+#: cycle each other out of the cache and never be limited.
+MAX_TRACKED_CLIENTS = 100_000
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # the proto's full service name
+    cluster: str
+    #: How its methods without a route of their own are limited: "reads" or "watches".
+    kind: str
+    timeouts: str
+
+
+SERVICES = (
+    Service("auction.v1.AuctionService", "auction_svc", "reads", "timeout: 30s"),
+    Service("auction.v1.DevAuthService", "auction_svc", "reads", "timeout: 30s"),
+    Service("auction.v1.BidService", "bid_svc", "reads", "timeout: 30s"),
+    # Watch streams live as long as the watcher does; stream_svc sends heartbeats well inside
+    # the idle timeout, so only a dead stream is cut.
+    Service("auction.v1.StreamService", "stream_svc", "watches", "timeout: 0s, idle_timeout: 60s"),
+)
+
+#: The methods that change state, each on its own route with the write limits; a new write
+#: joins this list. Every other method is limited as its service's kind.
+WRITES = (
+    "auction.v1.AuctionService/CreateAuction",
+    "auction.v1.BidService/PlaceBid",
+    "auction.v1.DevAuthService/IssueDevToken",
+)
 
 #: The web page's files (built by ``make web``), each served at one path by a direct response.
 WEB_FILES = {
@@ -32,6 +67,62 @@ def web_routes(web_dir: Path) -> str:
         route.substitute(path=path, filename=(web_dir / name).resolve(), content_type=content_type)
         for path, (name, content_type) in WEB_FILES.items()
     )
+
+
+def bucket(per_second: int) -> str:
+    """A token bucket of ``per_second`` tokens refilled every second: at most that many calls
+    in any second, and ``retry-after: 1`` is always true."""
+    return f"{{ max_tokens: {per_second}, tokens_per_fill: {per_second}, fill_interval: 1s }}"
+
+
+def descriptors(settings: Settings, kind: str) -> str:
+    """The buckets of one route: one per user and one per address (the empty value makes
+    Envoy keep one per distinct value seen), then the overrides, which Envoy matches first."""
+    lines = [
+        (("user", ""), getattr(settings, f"gateway_{kind}_per_user")),
+        (("remote_address", ""), getattr(settings, f"gateway_{kind}_per_address")),
+    ]
+    for key, per_second in sorted(settings.gateway_rate_overrides.items()):
+        who, _, value = key.partition(":")
+        lines.append((("user" if who == "user" else "remote_address", value), per_second))
+    return "\n".join(
+        f"                    - {{ entries: [{{ key: {entry}{f', value: {json.dumps(value)}' if value else ''} }}], "
+        f"token_bucket: {bucket(per_second)} }}"
+        for (entry, value), per_second in lines
+    )
+
+
+def service_routes(settings: Settings) -> str:
+    route = Template((HERE / "route.yaml.tmpl").read_text())
+
+    def one(service: Service, method: str | None, kind: str) -> str:
+        path = f"/{service.name}/{method}" if method else f"/{service.name}/"
+        return route.substitute(
+            method=path,
+            kind=kind,
+            match=f'path: "{path}"' if method else f'prefix: "{path}"',
+            cluster=service.cluster,
+            timeouts=service.timeouts,
+            stat_prefix=f"limit_{service.name.rsplit('.', 1)[1]}_{method or kind}",
+            address_bucket=bucket(getattr(settings, f"gateway_{kind}_per_address")),
+            tracked=MAX_TRACKED_CLIENTS,
+            descriptors=descriptors(settings, kind),
+        )
+
+    out = []
+    for service in SERVICES:
+        for write in WRITES:
+            name, _, method = write.partition("/")
+            if name == service.name:
+                out.append(one(service, method, "writes"))
+        out.append(one(service, None, service.kind))
+    return "".join(out)
+
+
+def jwks(secret: str) -> str:
+    """The local HS256 secret as a JWKS (one symmetric key), the form jwt_authn reads."""
+    key = base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()
+    return json.dumps({"keys": [{"kty": "oct", "alg": "HS256", "k": key}]})
 
 
 def render(settings: Settings, descriptor: Path, web_dir: Path) -> str:
@@ -51,6 +142,11 @@ def render(settings: Settings, descriptor: Path, web_dir: Path) -> str:
         admin_port=settings.envoy_admin_port,
         descriptor=descriptor.resolve(),
         cors_origin_regex=settings.cors_origin_regex,
+        max_connections=settings.gateway_max_connections,
+        max_request_bytes=settings.max_request_bytes,
+        jwt_audience=settings.jwt_audience,
+        jwks=jwks(settings.jwt_secret),
+        service_routes=service_routes(settings),
         web_routes=web_routes(web_dir),
         clusters=clusters,
     )

@@ -59,7 +59,9 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
             AuthInterceptor(auth.TokenVerifier(settings.jwt_secret, settings.jwt_audience), spec.authenticated_methods),
             RequestCheckInterceptor(),
         ],
-        options=[("grpc.so_reuseport", 0)],
+        # The gateway refuses bodies above max_request_bytes; a caller that reaches a service
+        # directly meets the same cap here (RESOURCE_EXHAUSTED), not gRPC's default 4 MiB.
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", settings.max_request_bytes)],
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

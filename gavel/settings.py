@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Documented development default; production must set GAVEL_JWT_SECRET (or use JWKS).
@@ -80,6 +80,29 @@ class Settings(BaseSettings):
     # served same-origin by the gateway. Production sets its own sites.
     cors_origin_regex: str = r"^https?://(localhost|127\.0\.0\.1)(:[0-9]+)?$"
 
+    # --- Limits at the gateway (Envoy), each a number of requests per second per verified user
+    # (the JWT's ``sub``, checked by Envoy, so a forged token cannot spend someone else's
+    # budget) and per client address, for each kind of call: writes (PlaceBid, CreateAuction,
+    # IssueDevToken), reads (every other unary call) and watches (opening a WatchAuction
+    # stream). Over a limit the caller gets 429 / RESOURCE_EXHAUSTED with ``retry-after: 1``.
+    gateway_writes_per_user: int = Field(default=10, gt=0)
+    gateway_writes_per_address: int = Field(default=50, gt=0)
+    gateway_reads_per_user: int = Field(default=100, gt=0)
+    gateway_reads_per_address: int = Field(default=300, gt=0)
+    gateway_watches_per_user: int = Field(default=10, gt=0)
+    gateway_watches_per_address: int = Field(default=30, gt=0)
+    # Exceptions for one user id or one client address, in requests per second for every kind
+    # of call, e.g. GAVEL_GATEWAY_RATE_OVERRIDES='{"user:partner-feed": 1000, "address:203.0.113.7": 1}'.
+    gateway_rate_overrides: dict[str, int] = Field(default_factory=dict)
+    # The largest request body the gateway accepts (413 / RESOURCE_EXHAUSTED above it), REST
+    # JSON and gRPC alike; the services refuse gRPC messages above it too (defence in depth for
+    # callers that reach them directly). The largest legitimate request is a CreateAuction with
+    # a long description: a few KiB.
+    max_request_bytes: int = Field(default=64 * 1024, gt=0)
+    # Open downstream connections Envoy accepts in total (watchers hold one each, or share
+    # one per browser); beyond it new connections are refused until some close.
+    gateway_max_connections: int = Field(default=50_000, gt=0)
+
     jwt_secret: str = DEV_JWT_SECRET
     jwt_audience: str = "gavel"
     # Signs page tokens (HMAC-SHA256), so an altered token is refused before it is parsed.
@@ -96,17 +119,30 @@ class Settings(BaseSettings):
     # Where installed components are cached across clones.
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "gavel")
 
+    @field_validator("gateway_rate_overrides")
+    @classmethod
+    def _overrides_name_a_user_or_an_address(cls, overrides: dict[str, int]) -> dict[str, int]:
+        for key, rate in overrides.items():
+            kind, _, value = key.partition(":")
+            if kind not in ("user", "address") or not value:
+                raise ValueError(f"override {key!r}: keys are 'user:<id>' or 'address:<ip>'")
+            if rate <= 0:
+                raise ValueError(f"override {key!r}: the rate must be at least 1 per second")
+        return overrides
+
     @cached_property
     def cassandra_contact_points(self) -> list[str]:
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
 
     def as_env(self) -> dict[str, str]:
         """This configuration as the environment of a child process (which reads it back)."""
+        import json
         import os
 
         env = dict(os.environ)
-        for name, value in self.model_dump().items():
-            env[f"GAVEL_{name.upper()}"] = str(value)
+        for name, value in self.model_dump(mode="json").items():
+            # Collections travel as JSON, the form pydantic-settings parses them from.
+            env[f"GAVEL_{name.upper()}"] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
         return env
 
     def target(self, service: str) -> str:

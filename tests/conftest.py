@@ -21,6 +21,13 @@ from gavel.settings import Settings
 PORT_OFFSET = int(os.environ.get("GAVEL_TEST_PORT_OFFSET", "0"))
 
 
+#: The one user and the one client address (a loopback address no other test uses) the test
+#: stack limits to LIMITED_RATE calls per second on every route (tests/e2e/test_gateway_limits.py).
+LIMITED_USER = "rate-limited-bidder"
+LIMITED_ADDRESS = "127.0.0.77"
+LIMITED_RATE = 3
+
+
 def stack_settings(data_dir: Path) -> Settings:
     o = PORT_OFFSET
     return Settings(
@@ -39,6 +46,15 @@ def stack_settings(data_dir: Path) -> Settings:
         nats_monitor_port=18222 + o,
         jwt_secret="test-secret-for-the-test-stack-only",
         data_dir=data_dir,
+        # Limits high enough that no test is throttled by another; the limit tests get low
+        # ones through overrides for their own user and client address only.
+        gateway_writes_per_user=1_000,
+        gateway_writes_per_address=10_000,
+        gateway_reads_per_user=1_000,
+        gateway_reads_per_address=10_000,
+        gateway_watches_per_user=1_000,
+        gateway_watches_per_address=10_000,
+        gateway_rate_overrides={f"user:{LIMITED_USER}": LIMITED_RATE, f"address:{LIMITED_ADDRESS}": LIMITED_RATE},
     )
 
 
