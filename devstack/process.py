@@ -3,22 +3,28 @@
 Each child gets its own process group (so a stop reaches everything it spawned) and is
 asked by the kernel to die with the launcher (PR_SET_PDEATHSIG), so a launcher that is
 itself killed leaves no orphaned JVM or server behind.
+
+The death signal is set by util-linux's ``setpriv`` (which then execs the command), not by a
+``preexec_fn``: Python code run between fork and exec in a process with other threads (the
+test suite's gRPC and driver threads) once segfaulted the child, and the restarted service
+"exited during start-up" without a line in its log.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
 
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _dying_with_parent(argv: Sequence[str]) -> list[str]:
+    setpriv = shutil.which("setpriv")  # util-linux, an essential package on Debian
+    if setpriv is None:
+        raise RuntimeError("setpriv (util-linux) is missing: children would outlive a killed launcher")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv]
 
 
 class ManagedProcess:
@@ -35,14 +41,13 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv,
+                _dying_with_parent(self.argv),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
 
     @property

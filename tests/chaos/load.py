@@ -113,7 +113,7 @@ class Watcher:
         self._stub = pb_grpc.StreamServiceStub(channel)
         self.versions: list[int] = []
         self.latest: pb.Auction | None = None
-        self.connections = 0
+        self.connections = 0  # streams that delivered at least the snapshot
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
@@ -128,10 +128,13 @@ class Watcher:
     async def _run(self) -> None:
         while True:
             try:
-                self.connections += 1
+                first = True
                 async for event in self._stub.WatchAuction(pb.WatchAuctionRequest(auction_id=self.auction_id)):
                     if event.heartbeat:
                         continue
+                    if first:
+                        self.connections += 1
+                        first = False
                     async with self._changed:
                         self.versions.append(event.auction.version)
                         self.latest = event.auction

@@ -21,6 +21,7 @@ class FaultFigures:
     decided_again_s: float  # from the fault until a bid sent after it was decided
     reconnects: int  # watch streams re-opened by their watchers
     replayed: int | None  # commands the new consumers replayed after a takeover (restart only)
+    replay_bound: int | None  # unacknowledged at the stop plus arrived since: replayed may not exceed it
 
 
 FIGURES: list[FaultFigures] = []
@@ -33,10 +34,11 @@ def record(figures: FaultFigures) -> None:
 
 
 def table() -> list[str]:
-    head = f"{'fault':34} {'acked':>6} {'lost':>5} {'retried':>8} {'pending':>8} {'answering s':>12} {'decided s':>10} {'reconn':>7} {'replayed':>9}"
+    head = f"{'fault':34} {'acked':>6} {'lost':>5} {'retried':>8} {'pending':>8} {'answering s':>12} {'decided s':>10} {'reconn':>7} {'replayed':>9} {'of at most':>10}"
     rows = [
         f"{f.fault:34} {f.acknowledged:6} {f.lost:5} {f.retried:8} {f.pending_answers:8} {f.answering_again_s:12.1f}"
         f" {f.decided_again_s:10.1f} {f.reconnects:7} {'' if f.replayed is None else f.replayed:>9}"
+        f" {'' if f.replay_bound is None else f.replay_bound:>10}"
         for f in FIGURES
     ]
     return [head, *rows]
