@@ -40,7 +40,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 $(PROTO_PY) $(DESCRIPTOR) &: $(PROTO_SRC) $(VENV)/.installed
 	mkdir -p gavel/api build
 	$(PY) -m grpc_tools.protoc -Igavel/api=protos -I$(VENV)/$(SITE) \
-	  --python_out=. --grpc_python_out=. --pyi_out=. $(PROTO_SRC:protos/%=gavel/api/%)
+	  --python_out=. --grpc_python_out=. \
+	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy --mypy_out=. \
+	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc --mypy_grpc_out=. \
+	  $(PROTO_SRC:protos/%=gavel/api/%)
 	touch gavel/api/__init__.py gavel/api/auction/__init__.py gavel/api/auction/v1/__init__.py
 	$(PY) -m grpc_tools.protoc -Iprotos -I$(VENV)/$(SITE) --include_imports --include_source_info \
 	  --descriptor_set_out=$(DESCRIPTOR) $(PROTO_SRC) $(VENV)/$(SITE)/google/rpc/error_details.proto

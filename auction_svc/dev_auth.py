@@ -27,7 +27,7 @@ class DevAuthService(pb_grpc.DevAuthServiceServicer):
         self._settings = settings
 
     async def IssueDevToken(
-        self, request: pb.IssueDevTokenRequest, context: grpc.aio.ServicerContext
+        self, request: pb.IssueDevTokenRequest, context: grpc.aio.ServicerContext[pb.IssueDevTokenRequest, pb.IssueDevTokenResponse]
     ) -> pb.IssueDevTokenResponse:
         if not USER_ID.match(request.user_id):
             raise InvalidArgument(

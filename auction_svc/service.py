@@ -30,13 +30,13 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         self._tokens = tokens
         self._clock = clock
 
-    async def CreateAuction(self, request: pb.CreateAuctionRequest, context: grpc.aio.ServicerContext) -> pb.Auction:
+    async def CreateAuction(self, request: pb.CreateAuctionRequest, context: grpc.aio.ServicerContext[pb.CreateAuctionRequest, pb.Auction]) -> pb.Auction:
         seller = require_principal()
         auction = creation.new_auction(request, seller.user_id, self._clock())
         stored, _created = await self._store.create(auction)
         return auction_to_pb(stored, self._clock())
 
-    async def GetAuction(self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext) -> pb.Auction:
+    async def GetAuction(self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext[pb.GetAuctionRequest, pb.Auction]) -> pb.Auction:
         auction_id = parse_id(request.auction_id, "auction_id")
         auction = await self._store.get(auction_id)
         if auction is None:
@@ -44,7 +44,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         return auction_to_pb(auction, self._clock())
 
     async def ListAuctions(
-        self, request: pb.ListAuctionsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListAuctionsRequest, context: grpc.aio.ServicerContext[pb.ListAuctionsRequest, pb.ListAuctionsResponse]
     ) -> pb.ListAuctionsResponse:
         bad = []
         if request.status != pb.AUCTION_STATUS_UNSPECIFIED and request.status not in STATUS_FROM_PB:

@@ -7,6 +7,8 @@ at worst a stale hint, which readers check against the partition and skip.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import uuid
 from dataclasses import dataclass
@@ -41,8 +43,8 @@ def end_hour(moment: datetime) -> int:
     return int(moment.timestamp()) // 3600
 
 
-def auction_from_row(row: object) -> Auction:
-    r = row  # a named tuple from the driver
+def auction_from_row(r: Any) -> Auction:
+    """From a named tuple of the driver's."""
     return Auction(
         auction_id=r.auction_id,
         seller_id=r.seller_id,

@@ -59,7 +59,7 @@ def money(minor: int, currency: str) -> str:
     return format_currency(Decimal(minor).scaleb(-get_currency_precision(currency)), currency, locale="en_US")
 
 
-class Amount(click.ParamType):
+class Amount(click.ParamType[Decimal]):
     name = "amount"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
@@ -72,7 +72,7 @@ class Amount(click.ParamType):
         return amount
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType[timedelta]):
     """``90s``, ``15m``, ``2h``, ``3d``."""
 
     name = "duration"
@@ -125,7 +125,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except grpc.RpcError as exc:
-            click.echo(f"error: {exc.code().name}: {exc.details()}", err=True)  # type: ignore[attr-defined]
+            click.echo(f"error: {exc.code().name}: {exc.details()}", err=True)
             for violation in field_violations(exc):
                 click.echo(f"  {violation.field}: {violation.description}", err=True)
             sys.exit(1)
@@ -258,7 +258,7 @@ def bids(client: GavelClient, auction_id: str) -> None:
 
 
 def _unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+    return isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.UNAVAILABLE
 
 
 @main.command()

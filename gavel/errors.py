@@ -8,6 +8,7 @@ naming each field (which Envoy turns into a 400 with a JSON body).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 from google.protobuf import any_pb2
@@ -25,9 +26,7 @@ class GavelError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
     def to_status(self) -> grpc.Status:
-        return rpc_status.to_status(
-            status_pb2.Status(code=self.code.value[0], message=str(self))
-        )
+        return cast(grpc.Status, rpc_status.to_status(status_pb2.Status(code=self.code.value[0], message=str(self))))
 
 
 class InvalidArgument(GavelError):
@@ -48,9 +47,9 @@ class InvalidArgument(GavelError):
                 ]
             )
         )
-        return rpc_status.to_status(
+        return cast(grpc.Status, rpc_status.to_status(
             status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(self), details=[detail])
-        )
+        ))
 
 
 class NotFound(GavelError):
@@ -71,7 +70,7 @@ class Unavailable(GavelError):
 
 def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
     """The field violations a failed call carried (clients and tests read them here)."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     if status is None:
         return []
     found: list[FieldViolation] = []

@@ -22,12 +22,12 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import grpc
 from google.protobuf.message import Message
-from grpc._cython.cygrpc import ExecuteBatchError  # what a send on a call that is gone raises (not re-exported)
-from grpc.aio import ServicerContext
+from grpc._cython.cygrpc import ExecuteBatchError  # type: ignore[import-not-found]  # what a send on a gone call raises (not re-exported)
+from grpc.aio import ServicerContext as _ServicerContext
 from prometheus_client import Counter, Histogram
 
 from gavel import auth, logs
@@ -35,6 +35,12 @@ from gavel.errors import GavelError, InvalidArgument, Unauthenticated
 from gavel.validation import well_known_violations
 
 log = logging.getLogger(__name__)
+
+#: Interceptors see every method, so requests and responses are typed as Any here (the
+#: stubs' generics are not subscriptable at run time, hence the strings).
+ServicerContext: TypeAlias = "_ServicerContext[Any, Any]"
+MethodHandler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Awaitable[MethodHandler | None]]"
 
 Around = Callable[[str, Mapping[str, str], ServicerContext], contextlib.AbstractAsyncContextManager[None]]
 Handler = Callable[[Any, ServicerContext], Any]
@@ -58,12 +64,12 @@ async def _write_all(behaviour: Handler, request: Any, context: ServicerContext)
                 raise asyncio.CancelledError() from None
 
 
-def _wrap(handler: grpc.RpcMethodHandler | None, method: str, metadata: Mapping[str, str], around: Around) -> Any:
+def _wrap(handler: MethodHandler | None, method: str, metadata: Mapping[str, str], around: Around) -> MethodHandler | None:
     """Returns ``handler`` with its behaviour run inside ``around`` (unary and server-stream)."""
     if handler is None:
         return None
     if handler.unary_unary is not None:
-        inner_uu = handler.unary_unary
+        inner_uu = cast(Handler, handler.unary_unary)  # aio: the behaviours are coroutines
 
         async def unary_unary(request: Any, context: ServicerContext) -> Any:
             async with around(method, metadata, context):
@@ -73,7 +79,7 @@ def _wrap(handler: grpc.RpcMethodHandler | None, method: str, metadata: Mapping[
             unary_unary, handler.request_deserializer, handler.response_serializer
         )
     if handler.unary_stream is not None:
-        inner_us = handler.unary_stream
+        inner_us = cast(Handler, handler.unary_stream)
 
         async def unary_stream(request: Any, context: ServicerContext) -> None:
             async with around(method, metadata, context):
@@ -91,9 +97,9 @@ class _AroundInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> MethodHandler | None:
         handler = await continuation(details)
         metadata = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
         return _wrap(handler, details.method, metadata, self.around)
@@ -234,16 +240,16 @@ class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> MethodHandler | None:
         handler = await continuation(details)
         method = details.method
         if handler is None or handler.request_streaming:
             return handler
         deserialize = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
-            inner_uu = handler.unary_unary
+            inner_uu = cast(Handler, handler.unary_unary)  # aio: the behaviours are coroutines
 
             async def unary_unary(request: Any, context: ServicerContext) -> Any:
                 check_request(method, request)
@@ -251,7 +257,7 @@ class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, deserialize, handler.response_serializer)
         if handler.unary_stream is not None:
-            inner_us = handler.unary_stream
+            inner_us = cast(Handler, handler.unary_stream)
 
             async def unary_stream(request: Any, context: ServicerContext) -> None:
                 check_request(method, request)

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -85,7 +86,7 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
 
 
 def run_in_background(
-    resources: contextlib.AsyncExitStack, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]
+    resources: contextlib.AsyncExitStack, name: str, loop: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 ) -> None:
     """Runs a service's own loop (a worker, the closer) beside its server; at shutdown, after
     the server has drained, the loop is asked to stop and awaited, so it can hand back what

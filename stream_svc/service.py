@@ -44,7 +44,7 @@ class StreamService(pb_grpc.StreamServiceServicer):
         self._heartbeat_interval = heartbeat_interval
 
     async def WatchAuction(
-        self, request: pb.WatchAuctionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchAuctionRequest, context: grpc.aio.ServicerContext[pb.WatchAuctionRequest, pb.AuctionEvent]
     ) -> AsyncIterator[pb.AuctionEvent]:
         auction_id = parse_id(request.auction_id, "auction_id")
         # Subscribed first, read second: a change between the two arrives as an event, and
