@@ -67,7 +67,7 @@ class Closer:
                     log.exception("closer round failed, retrying")
                 try:
                     await asyncio.wait_for(stop.wait(), self._interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             await leases.release(LEASE_KEY)

@@ -17,7 +17,14 @@ from datetime import datetime
 from gavel.auction_store import FAR_FUTURE, FAR_PAST, MAX_ID, MIN_ID, AuctionStore, EndEntry, SellerEntry, end_hour
 from gavel.domain.auction import Auction, Status
 from gavel.paging import (
-    MAX_TIME_MS, MIN_TIME_MS, PageTokens, bad_token, cursor_int, cursor_time, cursor_uuid, time_value,
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    PageTokens,
+    bad_token,
+    cursor_int,
+    cursor_time,
+    cursor_uuid,
+    time_value,
 )
 
 MAX_SCAN = 1000

@@ -9,11 +9,11 @@ import grpc
 from auction_svc import creation, dev_auth, listing
 from auction_svc.closer import Closer
 from gavel import bus, cql
-from gavel.clock import Clock, utcnow
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.auth import MAX_USER_ID
+from gavel.clock import Clock, utcnow
 from gavel.errors import FieldViolation, InvalidArgument, NotFound
 from gavel.interceptors import require_principal
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id

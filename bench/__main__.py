@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def lot(now: datetime) -> Auction:
 
 async def raw_lwt(store: AuctionStore, ledger: Ledger, concurrency: int, seconds: float, hot: bool) -> dict[str, float]:
     """The worker's very compare-and-set (one bid per LWT), straight through the driver."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     auctions = [lot(now)] if hot else [lot(now) for _ in range(concurrency)]
     for a in auctions:
         await store.create(a)
@@ -161,7 +161,7 @@ async def hot_backlog(settings: Settings, auction_id: str, n: int) -> dict[str, 
     for chunk in range(0, n, 200):
         batch = [commands.PlaceBidCommand(
             auction_id=uuid.UUID(auction_id), bid_id=uuid.uuid4(), bidder_id=f"bidder-{i % 50}",
-            amount=1 + i * 7 % 1_000_003, placed_at=datetime.now(timezone.utc),
+            amount=1 + i * 7 % 1_000_003, placed_at=datetime.now(UTC),
         ) for i in range(chunk, min(chunk + 200, n))]
         await asyncio.gather(*(js.publish(subject, commands.encode(c), headers={"Nats-Msg-Id": str(c.bid_id)})
                                for c in batch))
@@ -214,7 +214,7 @@ def ghz(ghz_bin: str, target: str, token: str, data: list[dict[str, object]], co
 
 
 async def create_lots(settings: Settings, store: AuctionStore, n: int) -> list[str]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     lots = [replace(lot(now), seller_id="bench-seller") for _ in range(n)]
     for a in lots:
         await store.create(a)
@@ -233,7 +233,7 @@ def warm_up(ghz_bin: str, target: str, token: str, lots: list[str], store: Aucti
     used under half a second in the last round (see bench.jvm): measured runs then compare
     paths, not the order they ran in. Bounded: at most ``max_rounds`` rounds of ~15 s."""
     compiled = jvm.compiler_cpu_seconds(cassandra_pid)
-    for rounds in range(1, max_rounds + 1):
+    for rounds in range(1, max_rounds + 1):  # noqa: B007  (the count is reported after the loop)
         ghz(ghz_bin, target, token, bid_data(lots), concurrency, 10)
         asyncio.run(raw_lwt(store, ledger, concurrency, 5, hot=False))
         compiled, last = jvm.compiler_cpu_seconds(cassandra_pid), compiled
@@ -254,7 +254,7 @@ def main() -> None:
     c, secs = args.concurrency, args.seconds
 
     settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-bench-")))
-    results: dict[str, object] = {"concurrency": c, "seconds_per_run": secs, "when": datetime.now(timezone.utc).isoformat()}
+    results: dict[str, object] = {"concurrency": c, "seconds_per_run": secs, "when": datetime.now(UTC).isoformat()}
     with running(settings) as stack:
         session = cql.connect(settings, settings.cassandra_keyspace)
         store = AuctionStore(session)

@@ -10,6 +10,7 @@ latency from the bid's receive time (``placed_at``, stamped by bid_svc) to its a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -61,7 +62,7 @@ async def main(target: str, auction_id: str, n: int) -> None:
     print(json.dumps({
         "watchers": n,
         "all_ended_on_final_version": all(w.versions[-1] == final for w in watchers),
-        "never_went_down_or_repeated": all(all(a < b for a, b in zip(w.versions, w.versions[1:])) for w in watchers),
+        "never_went_down_or_repeated": all(all(a < b for a, b in itertools.pairwise(w.versions)) for w in watchers),
         "events_per_watcher_mean": statistics.fmean(len(w.versions) for w in watchers),
         "deliveries": len(latencies),
         "latency_p50_ms": latencies[len(latencies) // 2] if latencies else None,

@@ -7,12 +7,11 @@ at worst a stale hint, which readers check against the partition and skip.
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from cassandra import ConsistencyLevel, OperationTimedOut, WriteTimeout
 from cassandra.cluster import Session
@@ -34,8 +33,8 @@ AUCTION_COLUMNS = (
 #: Bounds of the index tables' clustering keys, for "from the start" / "from the end" reads.
 MIN_ID = uuid.UUID(int=0)
 MAX_ID = uuid.UUID(int=(1 << 128) - 1)
-FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def end_hour(moment: datetime) -> int:

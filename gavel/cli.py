@@ -13,10 +13,10 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import click
 import grpc
@@ -76,7 +76,7 @@ class Duration(click.ParamType[timedelta]):
     """``90s``, ``15m``, ``2h``, ``3d``."""
 
     name = "duration"
-    UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    UNITS: ClassVar[dict[str, str]] = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
         if isinstance(value, timedelta):
@@ -88,7 +88,7 @@ class Duration(click.ParamType[timedelta]):
 
 
 def until(moment: datetime) -> str:
-    left = moment - datetime.now(timezone.utc)
+    left = moment - datetime.now(UTC)
     if left <= timedelta(0):
         return "ended"
     minutes, seconds = divmod(int(left.total_seconds()), 60)
@@ -108,7 +108,7 @@ def leader(auction: pb.Auction) -> str:
 
 def summary(auction: pb.Auction) -> str:
     """The one line ``watch`` keeps updating."""
-    end = auction.end_date.ToDatetime(tzinfo=timezone.utc)
+    end = auction.end_date.ToDatetime(tzinfo=UTC)
     if auction.HasField("closed_at"):
         outcome = f"won by {auction.winner_id}" if auction.winner_id else "ended without bids"
         return f"{auction.item.name} · {outcome} · {money(auction.highest_bid, auction.currency)} · {auction.bid_count} bids"
@@ -198,8 +198,8 @@ def auction_show(client: GavelClient, auction_id: str) -> None:
     rows = [
         ("id", a.auction_id), ("item", a.item.name), ("description", a.item.description),
         ("image", a.item.image_url), ("seller", a.seller_id), ("status", status_name(a.status)),
-        ("starts", a.start_date.ToDatetime(tzinfo=timezone.utc).isoformat()),
-        ("ends", a.end_date.ToDatetime(tzinfo=timezone.utc).isoformat()),
+        ("starts", a.start_date.ToDatetime(tzinfo=UTC).isoformat()),
+        ("ends", a.end_date.ToDatetime(tzinfo=UTC).isoformat()),
         ("starting price", money(a.starting_price, a.currency)), ("highest bid", leader(a)),
         ("bids", str(a.bid_count)), ("version", str(a.version)),
     ]
@@ -219,7 +219,7 @@ def auction_show(client: GavelClient, auction_id: str) -> None:
 def auction_list(client: GavelClient, status: str, seller: str, limit: int) -> None:
     """Open auctions come ending soonest first."""
     for n, a in enumerate(client.list_auctions(STATUSES[status], seller), start=1):
-        end = a.end_date.ToDatetime(tzinfo=timezone.utc)
+        end = a.end_date.ToDatetime(tzinfo=UTC)
         click.echo(f"{a.auction_id}  {a.item.name[:30]:<30}  {leader(a):<32}  {until(end)}")
         if n >= limit:
             break
@@ -252,7 +252,7 @@ def bids(client: GavelClient, auction_id: str) -> None:
     """The bid history, newest first, rejected bids with their reasons."""
     currency = client.get_auction(auction_id).currency
     for b in client.list_bids(auction_id):
-        at = b.placed_at.ToDatetime(tzinfo=timezone.utc).strftime("%H:%M:%S")
+        at = b.placed_at.ToDatetime(tzinfo=UTC).strftime("%H:%M:%S")
         outcome = "accepted" if b.status == pb.BID_STATUS_ACCEPTED else f"rejected: {REASONS.get(b.reject_reason, '?')}"
         click.echo(f"{at}  {money(b.amount, currency):>14}  {b.bidder_id:<20}  {outcome}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 
@@ -45,7 +45,7 @@ class GavelClient:
         self, item: pb.Item, *, starting_price: int, currency: str, ends_in: timedelta,
         starts_in: timedelta = timedelta(0), request_id: str | None = None,
     ) -> pb.Auction:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         request = pb.CreateAuctionRequest(
             item=item, start_date=timestamp(now + starts_in), end_date=timestamp(now + ends_in),
             starting_price=starting_price, currency=currency, request_id=request_id or uuid.uuid4().hex,

@@ -4,14 +4,14 @@ moment read back compares equal to the moment written."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import overload
-from datetime import datetime, timezone
 
 Clock = Callable[[], datetime]
 
 
 def to_ms(moment: datetime) -> datetime:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
@@ -21,8 +21,8 @@ def from_cassandra(value: datetime) -> datetime: ...
 def from_cassandra(value: None) -> None: ...
 def from_cassandra(value: datetime | None) -> datetime | None:
     """The driver returns naive datetimes that are UTC; make them say so."""
-    return None if value is None else value.replace(tzinfo=timezone.utc)
+    return None if value is None else value.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:
-    return to_ms(datetime.now(timezone.utc))
+    return to_ms(datetime.now(UTC))

@@ -34,7 +34,7 @@ LWT_PROFILE = "lwt"
 
 @functools.lru_cache(maxsize=512)
 def _row_type(columns: tuple[str, ...]) -> Any:
-    return namedtuple("Row", [re.sub(r"\W", "", c) for c in columns], rename=True)  # noqa: PYI024
+    return namedtuple("Row", [re.sub(r"\W", "", c) for c in columns], rename=True)
 
 
 def named_tuples(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:

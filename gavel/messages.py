@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
@@ -32,7 +32,7 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
     """UTC, truncated to the millisecond Cassandra stores, so what we read equals what we wrote."""
-    return to_ms(ts.ToDatetime(tzinfo=timezone.utc))
+    return to_ms(ts.ToDatetime(tzinfo=UTC))
 
 
 def auction_to_pb(auction: Auction, now: datetime) -> pb.Auction:

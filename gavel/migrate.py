@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 
 from cassandra.cluster import Session
@@ -60,7 +60,7 @@ def migrate(session: Session, settings: Settings) -> list[str]:
             session.execute(statement)
         session.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
-            (version, name, datetime.now(timezone.utc)),
+            (version, name, datetime.now(UTC)),
         )
         log.info("applied migration", extra={"migration": name})
         done.append(name)

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from gavel.errors import FieldViolation, InvalidArgument
 
@@ -27,10 +27,10 @@ MAX_PAGE_SIZE = 100
 MAX_TOKEN_LENGTH = 1024
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Cursor times are epoch milliseconds; those a datetime (and a Cassandra timestamp) can hold.
-MIN_TIME_MS = int((datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) / timedelta(milliseconds=1))
-MAX_TIME_MS = int((datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - _EPOCH) / timedelta(milliseconds=1))
+MIN_TIME_MS = int((datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) / timedelta(milliseconds=1))
+MAX_TIME_MS = int((datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) / timedelta(milliseconds=1))
 
 
 def page_size(requested: int) -> int:

@@ -47,7 +47,7 @@ Snapshot = Callable[[uuid.UUID], Awaitable[pb.AuctionEvent | None]]
 class Mailbox:
     """What one watcher has not been sent yet: at most the newest event."""
 
-    __slots__ = ("sent_version", "_pending", "_ready")
+    __slots__ = ("_pending", "_ready", "sent_version")
 
     def __init__(self) -> None:
         self.sent_version = -1
@@ -144,7 +144,7 @@ class Hub:
         async def on_message(msg: Msg) -> None:
             try:
                 event = pb.AuctionEvent.FromString(msg.data)
-            except Exception:  # noqa: BLE001 - one bad message must not stop the topic
+            except Exception:
                 log.warning("undecodable event on %s", msg.subject)
                 return
             EVENTS_IN.labels("nats").inc()
@@ -154,7 +154,7 @@ class Hub:
             subscription = await self._nc.subscribe(bus.auction_subject(topic.auction_id), cb=on_message)
             # The server has the subscription once it answers a PING sent after it.
             await self._nc.flush()
-        except Exception as exc:  # noqa: BLE001 - every waiting watcher gets the failure
+        except Exception as exc:
             topic.subscribed.set_exception(exc)
             self._topics.pop(topic.auction_id, None)
             return
@@ -178,7 +178,7 @@ class Hub:
     async def _refresh(self, topic: _Topic) -> None:
         try:
             event = await self._snapshot(topic.auction_id)
-        except Exception as exc:  # noqa: BLE001 - try again next interval
+        except Exception as exc:
             log.warning("refresh of auction %s failed: %s", topic.auction_id, exc)
             topic.last_event_at = time.monotonic()
             return
