@@ -1,4 +1,4 @@
-"""Fixtures shared by every layer.
+"""Fixtures shared by every layer, and each test's layer as its marker.
 
 The integration, e2e and chaos layers run against one real stack per test session (Cassandra,
 NATS, the services, Envoy), started by the same code as ``make up`` but on its own ports and
@@ -16,6 +16,12 @@ import pytest
 from gavel.auth import mint_dev_token
 from gavel.settings import Settings
 from tests.local_stack import stack_settings
+
+TESTS = Path(__file__).parent
+#: The layers in the order they run (pyproject's testpaths: the fault tests, which kill parts of
+#: the shared stack, last). Each test is marked with its folder's layer, so ``-m "not chaos"``
+#: or ``-m unit`` picks layers without naming paths.
+LAYERS = ("unit", "integration", "e2e", "chaos")
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +43,14 @@ def token_for(settings: Settings):
         return mint_dev_token(user_id, settings.jwt_secret, settings.jwt_audience)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = item.path.relative_to(TESTS).parts[0]
+        if layer not in LAYERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives in one of the layers {LAYERS}")
+        item.add_marker(layer)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
