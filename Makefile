@@ -26,7 +26,7 @@ K8S_BUILDS  := k8s/base $(wildcard k8s/overlays/*)
 # newest kubernetes-validate ships schemas for.
 K8S_VERSIONS := 1.27 1.37
 
-.PHONY: all install up test lint k8s-check proto web bench clean clean-data
+.PHONY: all install up test chaos lint k8s-check proto web bench clean clean-data
 
 all: install
 
@@ -84,6 +84,11 @@ up: install
 
 test: install lint k8s-check $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the fault tests (kill -9, pauses, restarts) on a stack of their own; `make test` runs
+# them too, last.
+chaos: install
+	$(PY) -m pytest tests/chaos $(PYTEST_ARGS)
 
 # ghz from the Go module proxy, built once into the cache.
 $(GHZ):

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import grpc
 
-from auction_svc import creation, dev_auth, listing
-from auction_svc.closer import Closer
-from gavel import bus, cql
+from auction_svc import creation, listing
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
@@ -18,11 +14,10 @@ from gavel.errors import FieldViolation, InvalidArgument, NotFound
 from gavel.interceptors import require_principal
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id
 from gavel.paging import PageTokens, page_size
-from gavel.server import run_in_background
-from gavel.settings import Settings
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
 AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/CreateAuction"})
+
 
 class AuctionService(pb_grpc.AuctionServiceServicer):
     def __init__(self, store: AuctionStore, tokens: PageTokens, clock: Clock = utcnow) -> None:
@@ -62,17 +57,3 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         auctions, token = await listing.list_auctions(self._store, query, request.page_token, now, self._tokens)
         return pb.ListAuctionsResponse(auctions=[auction_to_pb(a, now) for a in auctions], next_page_token=token)
 
-
-async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, settings: Settings) -> None:
-    session = cql.connect(settings, settings.cassandra_keyspace)
-    resources.callback(session.cluster.shutdown)
-    store = AuctionStore(session)
-    tokens = PageTokens(settings.page_token_secret, f"{SERVICE_NAME}/ListAuctions")
-    pb_grpc.add_AuctionServiceServicer_to_server(AuctionService(store, tokens), server)
-    dev_auth.register(server, settings)
-
-    nc = await bus.connect(settings, "auction_svc")
-    resources.push_async_callback(nc.drain)
-    js = nc.jetstream()
-    await bus.ensure_streams(js, settings)
-    run_in_background(resources, "closer", Closer(settings, js, session, store).run)

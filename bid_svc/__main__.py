@@ -15,12 +15,13 @@ from bid_svc.bid_store import BidStore
 from bid_svc.ledger import Ledger
 from bid_svc.outcomes import OutcomeWaiter
 from bid_svc.worker import Worker
-from gavel import bus, cql
+from gavel import bus, cql, services
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.server import ServiceSpec, run, run_in_background
 from gavel.settings import Settings
 
+SERVICE = services.BID
 ROLES = ("api", "worker", "all")
 
 
@@ -29,7 +30,7 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
         raise SystemExit(f"GAVEL_BID_ROLE must be one of {ROLES}, not {settings.bid_role!r}")
     session = cql.connect(settings, settings.cassandra_keyspace)
     resources.callback(session.cluster.shutdown)
-    nc = await bus.connect(settings, f"bid_svc-{settings.bid_role}")
+    nc = await bus.connect(settings, f"{SERVICE.module}-{settings.bid_role}")
     resources.push_async_callback(nc.drain)
     js = nc.jetstream()
     await bus.ensure_streams(js, settings)
@@ -48,10 +49,10 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
 
 
 SPEC = ServiceSpec(
-    name="bid_svc",
-    port=lambda s: s.bid_port,
-    metrics_port=lambda s: s.bid_metrics_port,
-    service_names=[service.SERVICE_NAME],
+    name=SERVICE.module,
+    port=SERVICE.port,
+    metrics_port=SERVICE.metrics_port,
+    service_names=SERVICE.proto_services,
     authenticated_methods=service.AUTHENTICATED_METHODS,
     setup=setup,
 )

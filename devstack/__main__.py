@@ -16,7 +16,17 @@ from devstack import components
 from devstack.stack import Stack
 from gavel import logs
 from gavel.auth import mint_dev_token
+from gavel.services import SERVICES
 from gavel.settings import Settings
+
+
+def _service_lines(settings: Settings) -> str:
+    """Each service's direct address, as ``AuctionService (direct gRPC)    localhost:50051``."""
+    return "\n".join(
+        f"  {service.proto_services[0].rsplit('.', 1)[1] + ' (direct gRPC)':<32}localhost:{service.port(settings)}"
+        f"   metrics http://localhost:{service.metrics_port(settings)}/metrics"
+        for service in SERVICES
+    )
 
 
 def _banner(settings: Settings, seconds: float) -> str:
@@ -29,9 +39,7 @@ Gavel is up ({seconds:.1f}s).
 
   The web page                    http://localhost:{s.envoy_port}/
   Gateway (gRPC, gRPC-Web, REST)  http://localhost:{s.envoy_port}
-  AuctionService (direct gRPC)    localhost:{s.auction_port}
-  BidService                      localhost:{s.bid_port}
-  StreamService                   localhost:{s.stream_port}
+{_service_lines(s)}
   Cassandra (CQL)                 localhost:{s.cassandra_port}
   NATS                            localhost:{s.nats_port}   monitor http://localhost:{s.nats_monitor_port}
   Envoy admin                     http://localhost:{s.envoy_admin_port}

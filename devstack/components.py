@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
 from string import Template
@@ -21,7 +20,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from devstack.process import ManagedProcess
-from gavel import cql
+from gavel import cql, services
+from gavel.services import Service
 from gavel.settings import Settings
 
 HERE = Path(__file__).parent
@@ -169,19 +169,11 @@ def nats_ready(settings: Settings) -> None:
 
 # --- Gavel's services --------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ServiceDef:
-    name: str  # the settings' short name: auction_port, auction_host, ...
-
-    @property
-    def module(self) -> str:
-        return f"{self.name}_svc"
+#: What the stack starts after the schema, in order: gavel.services, the one list of them.
+SERVICES = services.SERVICES
 
 
-SERVICES = (ServiceDef("auction"), ServiceDef("bid"), ServiceDef("stream"))
-
-
-def service_process(settings: Settings, service: ServiceDef) -> ManagedProcess:
+def service_process(settings: Settings, service: Service) -> ManagedProcess:
     return ManagedProcess(
         service.module,
         [sys.executable, "-m", service.module],
@@ -191,8 +183,8 @@ def service_process(settings: Settings, service: ServiceDef) -> ManagedProcess:
     )
 
 
-def service_ready(settings: Settings, service: ServiceDef) -> None:
-    target = settings.target(service.name)
+def service_ready(settings: Settings, service: Service) -> None:
+    target = service.target(settings)
     with grpc.insecure_channel(target) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)

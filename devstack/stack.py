@@ -49,7 +49,7 @@ class Stack:
         s = self.settings
         ports = [s.cassandra_port, s.cassandra_storage_port, s.nats_port, s.nats_monitor_port]
         if self.services:
-            ports += [s.auction_port, s.bid_port, s.stream_port]
+            ports += [port for service in c.SERVICES for port in (service.port(s), service.metrics_port(s))]
         if self.gateway:
             ports += [s.envoy_port, s.envoy_admin_port]
         for port in ports:
@@ -73,7 +73,7 @@ class Stack:
             self.stop()
             raise
 
-    def start_service(self, service: c.ServiceDef) -> ManagedProcess:
+    def start_service(self, service: c.Service) -> ManagedProcess:
         """(Re)starts one service; tests use it to restart a killed one."""
         proc = c.service_process(self.settings, service)
         self._start(proc, lambda: c.service_ready(self.settings, service), timeout=30)

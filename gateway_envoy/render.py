@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from gavel.services import SERVICES
 from gavel.settings import Settings
 
 HERE = Path(__file__).parent
@@ -28,7 +29,9 @@ MAX_TRACKED_CLIENTS = 100_000
 
 
 @dataclass(frozen=True)
-class Service:
+class Route:
+    """How the gateway sends one proto service's calls on to the Gavel service that serves it."""
+
     name: str  # the proto's full service name
     cluster: str
     #: How its methods without a route of their own are limited: "reads" or "watches".
@@ -36,13 +39,18 @@ class Service:
     timeouts: str
 
 
-SERVICES = (
-    Service("auction.v1.AuctionService", "auction_svc", "reads", "timeout: 30s"),
-    Service("auction.v1.DevAuthService", "auction_svc", "reads", "timeout: 30s"),
-    Service("auction.v1.BidService", "bid_svc", "reads", "timeout: 30s"),
-    # Watch streams live as long as the watcher does; stream_svc sends heartbeats well inside
-    # the idle timeout, so only a dead stream is cut.
-    Service("auction.v1.StreamService", "stream_svc", "watches", "timeout: 0s, idle_timeout: 60s"),
+UNARY = ("reads", "timeout: 30s")
+
+#: Proto services whose calls are long-lived server streams; every other one is UNARY.
+#: Watch streams live as long as the watcher does; stream_svc sends heartbeats well inside
+#: the idle timeout, so only a dead stream is cut.
+STREAMING = {"auction.v1.StreamService": ("watches", "timeout: 0s, idle_timeout: 60s")}
+
+#: One route per proto service of every Gavel service (gavel.services), to that service's cluster.
+ROUTES = tuple(
+    Route(name, service.module, *STREAMING.get(name, UNARY))
+    for service in SERVICES
+    for name in service.proto_services
 )
 
 #: The methods that change state, each on its own route with the write limits; a new write
@@ -95,7 +103,7 @@ def descriptors(settings: Settings, kind: str) -> str:
 def service_routes(settings: Settings) -> str:
     route = Template((HERE / "route.yaml.tmpl").read_text())
 
-    def one(service: Service, method: str | None, kind: str) -> str:
+    def one(service: Route, method: str | None, kind: str) -> str:
         path = f"/{service.name}/{method}" if method else f"/{service.name}/"
         return route.substitute(
             method=path,
@@ -110,7 +118,7 @@ def service_routes(settings: Settings) -> str:
         )
 
     out = []
-    for service in SERVICES:
+    for service in ROUTES:
         for write in WRITES:
             name, _, method = write.partition("/")
             if name == service.name:
@@ -129,12 +137,12 @@ def render(settings: Settings, descriptor: Path, web_dir: Path) -> str:
     cluster = Template((HERE / "cluster.yaml.tmpl").read_text())
     clusters = "".join(
         cluster.substitute(
-            name=f"{service}_svc",
-            host=getattr(settings, f"{service}_host"),
-            port=getattr(settings, f"{service}_port"),
+            name=service.module,
+            host=service.host(settings),
+            port=service.port(settings),
             max_streams=MAX_STREAMS,
         )
-        for service in ("auction", "bid", "stream")
+        for service in SERVICES
     )
     return Template((HERE / "envoy.yaml.tmpl").read_text()).substitute(
         listen_host=settings.bind_host,

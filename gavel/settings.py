@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gavel import services
+
 #: Documented development default; production must set GAVEL_JWT_SECRET (or use JWKS).
 DEV_JWT_SECRET = "gavel-dev-secret-not-for-production"
 #: Documented development default; production must set GAVEL_PAGE_TOKEN_SECRET (the same
@@ -25,7 +27,8 @@ class Settings(BaseSettings):
     # Where this process binds its servers; 127.0.0.1 locally, 0.0.0.0 in a pod.
     bind_host: str = "127.0.0.1"
     # Where the others are reached; locally everything is on loopback, in k8s each
-    # service has its own DNS name.
+    # service has its own DNS name. One host, port and metrics port per service of
+    # gavel.services.SERVICES (tests/unit/test_services.py holds the two lists together).
     auction_host: str = "127.0.0.1"
     bid_host: str = "127.0.0.1"
     stream_host: str = "127.0.0.1"
@@ -146,5 +149,5 @@ class Settings(BaseSettings):
         return env
 
     def target(self, service: str) -> str:
-        """``host:port`` of a service by short name: ``auction``, ``bid`` or ``stream``."""
-        return f"{getattr(self, f'{service}_host')}:{getattr(self, f'{service}_port')}"
+        """``host:port`` of a service by short name (``auction``), one of gavel.services.SERVICES."""
+        return services.named(service).target(self)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
 import grpc
 
-from gavel import bus, cql
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
 from gavel.errors import NotFound
 from gavel.messages import auction_to_pb, parse_id
-from gavel.settings import Settings
 from stream_svc.fanout import Hub, Snapshot
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["StreamService"].full_name
+#: None: watching an auction is a read, open to anonymous callers.
+AUTHENTICATED_METHODS: frozenset[str] = frozenset()
 HEARTBEAT = pb.AuctionEvent(heartbeat=True)
 
 
@@ -63,19 +62,3 @@ class StreamService(pb_grpc.StreamServiceServicer):
                 if is_final(event.auction):
                     return
 
-
-async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, settings: Settings) -> None:
-    session = cql.connect(settings, settings.cassandra_keyspace)
-    resources.callback(session.cluster.shutdown)
-    snapshot = snapshots(AuctionStore(session))
-    hubs: list[Hub] = []  # the hub needs the connection, whose reconnect callback needs the hub
-
-    async def on_reconnect() -> None:
-        for hub in hubs:
-            await hub.refresh_all()
-
-    nc = await bus.connect(settings, "stream_svc", on_reconnect=on_reconnect)
-    resources.push_async_callback(nc.drain)
-    hubs.append(Hub(nc, snapshot, settings.stream_refresh_interval))
-    service = StreamService(hubs[0], snapshot, settings.stream_heartbeat_interval)
-    pb_grpc.add_StreamServiceServicer_to_server(service, server)

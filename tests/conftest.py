@@ -1,13 +1,13 @@
-"""Fixtures shared by every layer.
+"""Fixtures shared by every layer, and each test's layer as its marker.
 
-The integration and e2e layers run against one real stack per test session (Cassandra,
+The integration, e2e and chaos layers run against one real stack per test session (Cassandra,
 NATS, the services, Envoy), started by the same code as ``make up`` but on its own ports and
-in a fresh data directory, so tests never touch (or collide with) a developer's stack.
+in a fresh data directory (tests/local_stack.py), so tests never touch (or collide with) a
+developer's stack.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,47 +15,13 @@ import pytest
 
 from gavel.auth import mint_dev_token
 from gavel.settings import Settings
+from tests.local_stack import stack_settings
 
-
-#: Shifts every port of the test stack, so two test runs can share a machine.
-PORT_OFFSET = int(os.environ.get("GAVEL_TEST_PORT_OFFSET", "0"))
-
-
-#: The one user and the one client address (a loopback address no other test uses) the test
-#: stack limits to LIMITED_RATE calls per second on every route (tests/e2e/test_gateway_limits.py).
-LIMITED_USER = "rate-limited-bidder"
-LIMITED_ADDRESS = "127.0.0.77"
-LIMITED_RATE = 3
-
-
-def stack_settings(data_dir: Path) -> Settings:
-    o = PORT_OFFSET
-    return Settings(
-        auction_port=15051 + o,
-        bid_port=15052 + o,
-        stream_port=15053 + o,
-        auction_metrics_port=19101 + o,
-        bid_metrics_port=19102 + o,
-        stream_metrics_port=19103 + o,
-        envoy_port=18080 + o,
-        envoy_admin_port=19901 + o,
-        cassandra_port=19042 + o,
-        cassandra_storage_port=17000 + o,
-        nats_url=f"nats://127.0.0.1:{14222 + o}",
-        nats_port=14222 + o,
-        nats_monitor_port=18222 + o,
-        jwt_secret="test-secret-for-the-test-stack-only",
-        data_dir=data_dir,
-        # Limits high enough that no test is throttled by another; the limit tests get low
-        # ones through overrides for their own user and client address only.
-        gateway_writes_per_user=1_000,
-        gateway_writes_per_address=10_000,
-        gateway_reads_per_user=1_000,
-        gateway_reads_per_address=10_000,
-        gateway_watches_per_user=1_000,
-        gateway_watches_per_address=10_000,
-        gateway_rate_overrides={f"user:{LIMITED_USER}": LIMITED_RATE, f"address:{LIMITED_ADDRESS}": LIMITED_RATE},
-    )
+TESTS = Path(__file__).parent
+#: The layers in the order they run (pyproject's testpaths: the fault tests, which kill parts of
+#: the shared stack, last). Each test is marked with its folder's layer, so ``-m "not chaos"``
+#: or ``-m unit`` picks layers without naming paths.
+LAYERS = ("unit", "integration", "e2e", "chaos")
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +43,14 @@ def token_for(settings: Settings):
         return mint_dev_token(user_id, settings.jwt_secret, settings.jwt_audience)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = item.path.relative_to(TESTS).parts[0]
+        if layer not in LAYERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives in one of the layers {LAYERS}")
+        item.add_marker(layer)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

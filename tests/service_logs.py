@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gavel.services import SERVICES
 from gavel.settings import Settings
 
-SERVICES = ("auction_svc", "bid_svc", "stream_svc")
 
 
 class ServiceLogs:
     def __init__(self, settings: Settings) -> None:
-        self._paths = {name: settings.data_dir / "logs" / f"{name}.log" for name in SERVICES}
+        self._paths = {s.module: settings.data_dir / "logs" / f"{s.module}.log" for s in SERVICES}
         self._marks: dict[str, int] = {}
         self.mark()
 

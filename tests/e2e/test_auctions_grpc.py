@@ -10,29 +10,17 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from gavel import services
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.errors import field_violations
 from gavel.messages import timestamp
 from gavel.settings import Settings
-from tests.e2e.api_client import auction_stub, bearer
+from tests.e2e.api_client import auction_stub, bearer, create_request
 
 
 @pytest.fixture(params=["envoy", "direct"])
-def target(request: pytest.FixtureRequest, stack: object, settings: Settings) -> str:
-    port = settings.envoy_port if request.param == "envoy" else settings.auction_port
-    return f"127.0.0.1:{port}"
-
-
-def create_request(**changes: object) -> pb.CreateAuctionRequest:
-    now = datetime.now(timezone.utc)
-    fields: dict[str, object] = {
-        "item": pb.Item(name="Typewriter"),
-        "end_date": timestamp(now + timedelta(hours=5)),
-        "starting_price": 2500,
-        "currency": "EUR",
-    }
-    fields.update(changes)
-    return pb.CreateAuctionRequest(**fields)
+def target(request: pytest.FixtureRequest, gateway_target: str, settings: Settings) -> str:
+    return gateway_target if request.param == "envoy" else services.AUCTION.target(settings)
 
 
 def test_create_get_and_list(target: str, token_for) -> None:
@@ -77,12 +65,13 @@ def test_scheduled_auction_reports_scheduled(target: str, token_for) -> None:
 
 
 @pytest.mark.parametrize(
-    ("port_field", "service"),
-    [("auction_port", "auction.v1.AuctionService"), ("bid_port", "auction.v1.BidService"),
-     ("stream_port", "auction.v1.StreamService")],
+    ("server", "service"), [(s, name) for s in services.SERVICES for name in s.proto_services],
+    ids=lambda v: v.module if isinstance(v, services.Service) else v,
 )
-def test_every_service_has_health_and_reflection(stack: object, settings: Settings, port_field: str, service: str) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{getattr(settings, port_field)}") as channel:
+def test_every_service_has_health_and_reflection(
+    stack: object, settings: Settings, server: services.Service, service: str
+) -> None:
+    with grpc.insecure_channel(server.target(settings)) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)

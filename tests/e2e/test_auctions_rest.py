@@ -5,14 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from gavel.settings import Settings
-from tests.e2e.api_client import rest
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+from tests.e2e.api_client import iso, rest
 
 
 def seed_body(**changes: object) -> dict[str, object]:
@@ -25,11 +19,6 @@ def seed_body(**changes: object) -> dict[str, object]:
     }
     body.update(changes)
     return body
-
-
-@pytest.fixture(scope="module")
-def base_url(stack: object, settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.envoy_port}"
 
 
 def test_create_then_get(base_url: str, token_for) -> None:

@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from gavel.settings import Settings
-from tests.e2e.api_client import rest
-
-
-@pytest.fixture(scope="module")
-def base_url(stack: object, settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.envoy_port}"
-
-
-def _auction(base_url: str, token: str) -> str:
-    end = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with rest(base_url, token) as http:
-        reply = http.post("/auctions", json={"item": {"name": "Clock"}, "endDate": end, "startingPrice": 1000})
-        assert reply.status_code == 200, reply.text
-        return reply.json()["auctionId"]
+from tests.e2e.api_client import create_auction, rest
 
 
 def test_place_and_list_bids(base_url: str, token_for) -> None:
-    auction_id = _auction(base_url, token_for("seller-rest-bids"))
+    auction_id = create_auction(base_url, token_for("seller-rest-bids"), name="Clock")
     alice = f"alice-{uuid.uuid4().hex[:6]}"
     with rest(base_url, token_for(alice)) as http:
         accepted = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1500, "requestId": "r1"})
@@ -48,7 +31,7 @@ def test_place_and_list_bids(base_url: str, token_for) -> None:
 
 def test_bid_errors_over_rest(base_url: str, token_for) -> None:
     seller = token_for("seller-rest-errors")
-    auction_id = _auction(base_url, seller)
+    auction_id = create_auction(base_url, seller, name="Clock")
     with rest(base_url) as anonymous:
         assert anonymous.post(f"/auctions/{auction_id}/bids", json={"amount": 5000}).status_code == 401
         assert anonymous.get("/me/bids").status_code == 401

@@ -12,13 +12,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gavel.cli import main
-from gavel.settings import Settings
 
 
 @pytest.fixture
-def gavel(stack: object, settings: Settings, tmp_path: Path):
+def gavel(gateway_target: str, tmp_path: Path):
     runner = CliRunner()
-    env = {"GAVEL_TARGET": f"127.0.0.1:{settings.envoy_port}", "XDG_CONFIG_HOME": str(tmp_path), "GAVEL_TOKEN": None}
+    env = {"GAVEL_TARGET": gateway_target, "XDG_CONFIG_HOME": str(tmp_path), "GAVEL_TOKEN": None}
 
     def run(*args: str) -> Result:
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)

@@ -77,8 +77,8 @@ def caller(token_for: Callable[[str], str]) -> Caller:
 
 
 @pytest.fixture
-def http(stack: object, settings: Settings) -> httpx.Client:
-    with httpx.Client(base_url=f"http://127.0.0.1:{settings.envoy_port}", timeout=20) as client:
+def http(base_url: str) -> httpx.Client:
+    with httpx.Client(base_url=base_url, timeout=20) as client:
         yield client
 
 

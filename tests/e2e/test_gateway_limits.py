@@ -3,7 +3,7 @@ client address), bodies above the size cap, and every CORS preflight, none of wh
 service.
 
 The test stack's limits are high for everyone but one user and one loopback client address
-(``LIMITED_USER``, ``LIMITED_ADDRESS`` in tests/conftest.py), which get ``LIMITED_RATE`` calls
+(``LIMITED_USER``, ``LIMITED_ADDRESS`` in tests/local_stack.py), which get ``LIMITED_RATE`` calls
 per second on every route; a burst is many calls sent at once, so the refusals do not depend on
 timing (a bucket refills once a second, far slower than Envoy refuses).
 """
@@ -14,7 +14,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
 
 import grpc
 import httpx
@@ -24,30 +23,21 @@ import pytest
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.settings import Settings
-from tests.conftest import LIMITED_ADDRESS, LIMITED_RATE, LIMITED_USER
-from tests.e2e.api_client import bearer, rest
+from tests.e2e.api_client import bearer, create_auction, rest
+from tests.local_stack import LIMITED_ADDRESS, LIMITED_RATE, LIMITED_USER
 
 #: Far more calls than the limited rate allows in the second or two a burst takes.
 BURST = 6 * LIMITED_RATE
 
 
 @pytest.fixture(scope="module")
-def base_url(stack: object, settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.envoy_port}"
-
-
-@pytest.fixture(scope="module")
 def auction_id(base_url: str, token_for) -> str:
-    end = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with rest(base_url, token_for(f"seller-limits-{uuid.uuid4().hex[:6]}")) as http:
-        reply = http.post("/auctions", json={"item": {"name": "Kettle"}, "endDate": end, "startingPrice": 100})
-        assert reply.status_code == 200, reply.text
-        return reply.json()["auctionId"]
+    return create_auction(base_url, token_for(f"seller-limits-{uuid.uuid4().hex[:6]}"), name="Kettle", starting_price=100)
 
 
 @pytest.fixture
-def envoy_channel(settings: Settings) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"127.0.0.1:{settings.envoy_port}") as channel:
+def envoy_channel(gateway_target: str) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(gateway_target) as channel:
         yield channel
 
 

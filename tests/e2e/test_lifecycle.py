@@ -12,27 +12,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack import components
 from devstack.stack import Stack
+from gavel import services
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.settings import Settings
-from tests.conftest import stack_settings
-from tests.e2e.api_client import auction_stub, bearer
-from tests.e2e.test_auctions_grpc import create_request
+from tests.e2e.api_client import auction_stub, bearer, create_request
+from tests.local_stack import stack_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sigterm_drains_a_service_and_a_restart_serves_the_same_data(stack: Stack, settings: Settings, token_for) -> None:
-    target = f"127.0.0.1:{settings.auction_port}"
+    target = services.AUCTION.target(settings)
     with auction_stub(target) as stub:
         created = stub.CreateAuction(create_request(), metadata=bearer(token_for("s")))
-    proc = stack.processes["auction_svc"]
+    proc = stack.processes[services.AUCTION.module]
     proc.signal(signal.SIGTERM)
     assert proc.proc is not None and proc.proc.wait(timeout=30) == 0
     assert '"message": "stopped"' in proc.log_tail(5)
 
-    stack.processes["auction_svc"] = stack.start_service(components.SERVICES[0])
+    stack.processes[services.AUCTION.module] = stack.start_service(services.AUCTION)
     with auction_stub(target) as stub:
         assert stub.GetAuction(pb.GetAuctionRequest(auction_id=created.auction_id)) == created
 
@@ -95,6 +94,6 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
         if launcher.poll() is None:
             launcher.kill()
     assert _processes_mentioning(str(data_dir.resolve())) == []
-    ports = [settings.envoy_port, settings.auction_port, settings.bid_port, settings.stream_port,
-             settings.cassandra_port, settings.nats_port]
+    ports = [settings.envoy_port, settings.cassandra_port, settings.nats_port,
+             *(port for s in services.SERVICES for port in (s.port(settings), s.metrics_port(settings)))]
     assert [p for p in ports if _port_open(p)] == []

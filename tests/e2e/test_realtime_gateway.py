@@ -7,27 +7,11 @@ import json
 import struct
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import httpx
-import pytest
 
 from gavel.api.auction.v1 import auction_pb2 as pb
-from gavel.settings import Settings
-from tests.e2e.api_client import rest
-
-
-@pytest.fixture(scope="module")
-def base_url(stack: object, settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.envoy_port}"
-
-
-def _auction(base_url: str, token: str) -> str:
-    end = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with rest(base_url, token) as http:
-        reply = http.post("/auctions", json={"item": {"name": "Radio"}, "endDate": end, "startingPrice": 100})
-        assert reply.status_code == 200, reply.text
-        return reply.json()["auctionId"]
+from tests.e2e.api_client import create_auction, rest
 
 
 class SseReader:
@@ -65,7 +49,7 @@ class SseReader:
 
 
 def test_sse_delivers_events_in_version_order_as_bids_land(base_url: str, token_for) -> None:
-    auction_id = _auction(base_url, token_for("seller-sse"))
+    auction_id = create_auction(base_url, token_for("seller-sse"), name="Radio", starting_price=100)
     reader = SseReader(f"{base_url}/auctions/{auction_id}/events")
     try:
         reader.until_version(0)
@@ -106,7 +90,7 @@ def test_dev_sign_in_gives_a_token_the_api_accepts(base_url: str) -> None:
     assert issued.status_code == 200, issued.text
     assert refused.status_code == 400
     assert refused.json()["details"][0]["fieldViolations"][0]["field"] == "user_id"
-    auction_id = _auction(base_url, issued.json()["token"])
+    auction_id = create_auction(base_url, issued.json()["token"], name="Radio", starting_price=100)
     with httpx.Client(base_url=base_url) as http:
         assert http.get(f"/auctions/{auction_id}").json()["sellerId"] == user
 
@@ -126,7 +110,7 @@ def grpc_web_frame(message: bytes) -> bytes:
 
 
 def test_grpc_web_reaches_every_service(base_url: str, token_for) -> None:
-    auction_id = _auction(base_url, token_for("seller-grpcweb"))
+    auction_id = create_auction(base_url, token_for("seller-grpcweb"), name="Radio", starting_price=100)
     headers = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
     with httpx.Client(base_url=base_url) as http:
         got = http.post("/auction.v1.AuctionService/GetAuction", headers=headers,

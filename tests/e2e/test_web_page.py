@@ -13,7 +13,7 @@ import signal
 import struct
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -21,11 +21,11 @@ import pytest
 from google.protobuf.message import Message
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
-from devstack import components
 from devstack.stack import Stack
+from gavel import services
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
-from gavel.settings import Settings
+from tests.e2e import api_client
 from tests.e2e.api_client import rest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,11 +36,6 @@ expect.set_options(timeout=WAIT_MS)
 
 #: Opens a page for a user, signed in through the page's dev sign-in (None: anonymous).
 OpenPage = Callable[[str | None], Page]
-
-
-@pytest.fixture(scope="module")
-def base_url(stack: object, settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.envoy_port}"
 
 
 @pytest.fixture(scope="module")
@@ -102,14 +97,8 @@ def unique(prefix: str) -> str:
 
 
 def create_auction(base_url: str, token: str, name: str, *, ends_in: timedelta = timedelta(hours=1)) -> str:
-    end = (datetime.now(timezone.utc) + ends_in).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    with rest(base_url, token) as http:
-        reply = http.post(
-            "/auctions",
-            json={"item": {"name": name, "description": "Brass, 1930s.\nWorks."}, "endDate": end, "startingPrice": 1000, "currency": "EUR"},
-        )
-        assert reply.status_code == 200, reply.text
-        return reply.json()["auctionId"]
+    item = {"name": name, "description": "Brass, 1930s.\nWorks."}
+    return api_client.create_auction(base_url, token, ends_in=ends_in, item=item, currency="EUR")
 
 
 def watch(page: Page, auction_id: str) -> None:
@@ -233,12 +222,12 @@ def test_the_watch_resumes_after_the_stream_service_restarts(stack: Stack, base_
     erin = open_page(unique("erin"))
     watch(erin, auction_id)
 
-    stack.processes["stream_svc"].signal(signal.SIGKILL)
+    stack.processes[services.STREAM.module].signal(signal.SIGKILL)
     try:
         expect(erin.get_by_test_id("live-status")).to_have_attribute("data-state", "retrying")
         screenshot(erin, "reconnecting")
     finally:
-        stack.processes["stream_svc"] = stack.start_service(components.SERVICES[2])
+        stack.processes[services.STREAM.module] = stack.start_service(services.STREAM)
     expect(erin.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
 
     # A bid from elsewhere (REST) reaches the resumed page.
@@ -273,7 +262,7 @@ def fake_first_call(page: Page, calls: collections.Counter[str], method: str, bo
     page.route(f"**/auction.v1.{method}", handle)
 
 
-def test_skipped_versions_make_the_page_reread_the_history(base_url: str, settings: Settings, token_for, open_page: OpenPage) -> None:
+def test_skipped_versions_make_the_page_reread_the_history(base_url: str, gateway_target: str, token_for, open_page: OpenPage) -> None:
     """A conflated stream skips versions; the page must then re-read ListBids, not trust its events.
 
     The page is made to start behind (its first GetAuction and ListBids answered with the state
@@ -285,7 +274,7 @@ def test_skipped_versions_make_the_page_reread_the_history(base_url: str, settin
     with rest(base_url, token_for(grace)) as http:
         for amount in (1100, 1050, 1200):  # accepted, rejected, accepted
             assert http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).status_code == 200
-    with grpc.insecure_channel(f"127.0.0.1:{settings.envoy_port}") as channel:
+    with grpc.insecure_channel(gateway_target) as channel:
         now = pb_grpc.AuctionServiceStub(channel).GetAuction(pb.GetAuctionRequest(auction_id=auction_id))
         history = pb_grpc.BidServiceStub(channel).ListBids(pb.ListBidsRequest(auction_id=auction_id)).bids
     assert now.version == 3 and len(history) == 3
@@ -314,7 +303,7 @@ def test_skipped_versions_make_the_page_reread_the_history(base_url: str, settin
 
 
 def test_an_ended_auction_keeps_watching_until_the_winner_is_decided(
-    base_url: str, settings: Settings, token_for, open_page: OpenPage
+    base_url: str, gateway_target: str, token_for, open_page: OpenPage
 ) -> None:
     """ENDED follows the clock; the winner comes with the close, through the bid log, just after.
     A page that first sees ENDED without ``closed_at`` must keep watching, not call it final.
@@ -327,7 +316,7 @@ def test_an_ended_auction_keeps_watching_until_the_winner_is_decided(
     with rest(base_url, token_for(ivy)) as http:
         reply = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1100})
         assert reply.json()["status"] == "BID_STATUS_ACCEPTED", reply.text
-    with grpc.insecure_channel(f"127.0.0.1:{settings.envoy_port}") as channel:
+    with grpc.insecure_channel(gateway_target) as channel:
         events = pb_grpc.StreamServiceStub(channel).WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id), timeout=60)
         closed = next(e.auction for e in events if e.HasField("auction") and e.auction.HasField("closed_at"))
     assert closed.winner_id == ivy

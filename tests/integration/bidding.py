@@ -45,6 +45,12 @@ async def bid_stub(settings: Settings) -> AsyncIterator[pb_grpc.BidServiceStub]:
         yield pb_grpc.BidServiceStub(channel)
 
 
+async def place(stub: pb_grpc.BidServiceStub, token: str, auction_id: str, amount: int) -> pb.Bid:
+    """PlaceBid with a fresh request id; the answer (ACCEPTED, REJECTED or PENDING)."""
+    request = pb.PlaceBidRequest(auction_id=auction_id, amount=amount, request_id=uuid.uuid4().hex)
+    return await stub.PlaceBid(request, metadata=bearer(token))
+
+
 async def all_bids(stub: pb_grpc.BidServiceStub, auction_id: str) -> list[pb.Bid]:
     found: list[pb.Bid] = []
     token = ""

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.auth import mint_dev_token
+from gavel.services import SERVICES
 from gavel.settings import Settings
 from tests.fuzzing import (
     FORBIDDEN_CODES, TALLY, World, bearer, bid_log_position, bids_logged_since, build_world, fuzz_settings,
@@ -31,7 +32,8 @@ from tests.fuzzing import (
 from tests.service_logs import ServiceLogs
 
 METHODS = [m for s in pb.DESCRIPTOR.services_by_name.values() for m in s.methods]
-TARGET = {"AuctionService": "auction", "DevAuthService": "auction", "BidService": "bid", "StreamService": "stream"}
+#: Which Gavel service answers each proto service, by its full name.
+SERVER = {name: service for service in SERVICES for name in service.proto_services}
 CALL_TIMEOUT = 15.0  # PlaceBid may wait GAVEL_BID_DECISION_TIMEOUT (5 s) for its decision
 
 
@@ -86,10 +88,9 @@ def unchanged(settings: Settings, caller: Caller):
 def call(settings: Settings, method: d.MethodDescriptor, payload: bytes, metadata: tuple[tuple[str, str], ...],
          caller: Caller, transport: str) -> None:
     """Sends one request (already encoded) and checks its answer; OK answers are remembered."""
-    service = method.containing_service.name
     path = f"/{method.containing_service.full_name}/{method.name}"
     output = message_factory.GetMessageClass(method.output_type)
-    with grpc.insecure_channel(settings.target(TARGET[service])) as channel:
+    with grpc.insecure_channel(SERVER[method.containing_service.full_name].target(settings)) as channel:
         try:
             if method.server_streaming:
                 stream = channel.unary_stream(path, response_deserializer=output.FromString)(

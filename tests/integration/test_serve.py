@@ -23,7 +23,7 @@ from gavel.errors import FieldViolation, InvalidArgument, NotFound, field_violat
 from gavel.interceptors import require_principal
 from gavel.server import ServiceSpec, serve
 from gavel.settings import Settings
-from tests.conftest import stack_settings
+from tests.local_stack import stack_settings
 
 SERVICE = "auction.v1.AuctionService"
 

@@ -14,19 +14,15 @@ import pytest
 from cassandra.cluster import Session
 
 from bid_svc.ledger import Ledger
-from devstack import components
 from devstack.stack import Stack
+from gavel.services import STREAM
 from gavel.auction_store import AuctionStore
 from gavel.clock import utcnow
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.domain.bidding import PlaceBid, decide_bid
 from gavel.settings import Settings
-from tests.integration.bidding import bid_stub, create_auction
-from tests.integration.test_watch import place
+from tests.integration.bidding import bid_stub, create_auction, place
 from tests.integration.watchers import watch
-
-STREAM = components.ServiceDef("stream")
-
 
 @pytest.fixture
 def own_stream(stack: object, settings: Settings, tmp_path: Path) -> Iterator[tuple[Stack, Settings]]:
@@ -69,7 +65,7 @@ async def test_clients_that_reconnect_after_a_restart_resume_with_the_current_st
     async with bid_stub(settings) as stub:
         async with watch(mine.target("stream"), lot.auction_id) as w:
             await w.until(lambda w: len(w.events) == 1)
-            services.processes["stream_svc"].signal(signal.SIGKILL)
+            services.processes[STREAM.module].signal(signal.SIGKILL)
             await w.until(lambda w: w.ended is not None)
         assert w.ended == grpc.StatusCode.UNAVAILABLE
 

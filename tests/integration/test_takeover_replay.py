@@ -16,16 +16,13 @@ import sys
 import uuid
 from pathlib import Path
 
-from devstack import components
 from devstack.process import ManagedProcess
 from devstack.stack import Stack
 from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.services import BID
 from gavel.settings import Settings
 from tests.integration.bid_log import Partition, commands_per_partition, consumer_creations, partitions, quiescent
 from tests.integration.bidding import bearer, bid_stub, create_auction, new_bidders
-
-BID = components.ServiceDef("bid")
-
 
 async def _bid_on_many_partitions(settings: Settings, token_for, auctions: int = 40) -> None:
     """One accepted bid on each of ``auctions`` new auctions (spread over most partitions)."""
@@ -67,7 +64,7 @@ async def _restart_bid_service(stack: Stack, settings: Settings) -> None:
     before = await quiescent(settings)
     counts_before = await commands_per_partition(settings)
     async with consumer_creations(settings) as creations:
-        stack.processes["bid_svc"].stop()
+        stack.processes[BID.module].stop()
         stack.start_service(BID)
         taken = await creations.until(settings.bid_partitions)
         after = await partitions(settings)

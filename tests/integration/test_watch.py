@@ -15,15 +15,10 @@ import pytest
 
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
-from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
+from gavel.services import STREAM
 from gavel.settings import Settings
-from tests.integration.bidding import bearer, bid_stub, create_auction, get_auction, new_bidders
+from tests.integration.bidding import bid_stub, create_auction, get_auction, new_bidders, place
 from tests.integration.watchers import StreamWatch, watch
-
-
-async def place(stub: pb_grpc.BidServiceStub, token: str, auction_id: str, amount: int) -> pb.Bid:
-    request = pb.PlaceBidRequest(auction_id=auction_id, amount=amount, request_id=uuid.uuid4().hex)
-    return await stub.PlaceBid(request, metadata=bearer(token))
 
 
 def check_stream(w: StreamWatch, final: pb.Auction) -> None:
@@ -90,7 +85,7 @@ async def test_one_nats_subscription_per_auction_shared_and_dropped_with_the_las
         async with httpx.AsyncClient() as http:
             reply = await http.get(f"http://127.0.0.1:{settings.nats_monitor_port}/connz", params={"subs": 1})
         return sum(c.get("subscriptions_list", []).count(subject)
-                   for c in reply.json()["connections"] if c.get("name") == "stream_svc")
+                   for c in reply.json()["connections"] if c.get("name") == STREAM.module)
 
     async with watch(settings.target("stream"), lot.auction_id) as a, \
             watch(settings.target("stream"), lot.auction_id) as b, \

@@ -24,6 +24,7 @@ from nats.aio.client import DEFAULT_DRAIN_TIMEOUT
 from bid_svc import worker
 from bid_svc.__main__ import ROLES
 from gateway_envoy.render import render
+from gavel.services import SERVICES, Service
 from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,11 +130,39 @@ def test_production_values_are_set_for_every_gavel_process() -> None:
         assert list(replication.values()) == [3], name
 
 
+def secret_ref(workload: Doc, variable: str) -> dict[str, str]:
+    """The Secret and key a container's variable is taken from."""
+    (var,) = [v for v in container(workload).get("env", []) if v["name"] == variable]
+    return var["valueFrom"]["secretKeyRef"]
+
+
+def uses_page_tokens(service: Service) -> bool:
+    """Whether the service's code signs or checks page tokens (its package reads the setting)."""
+    return any("page_token_secret" in path.read_text() for path in (ROOT / service.module).glob("*.py"))
+
+
 def test_processes_that_verify_tokens_take_the_jwt_secret_from_a_secret() -> None:
-    """Every server checks bearer tokens (the shared AuthInterceptor); the dev default must
-    never be what production verifies with."""
-    for name in ("auction-svc", "bid-svc", "stream-svc"):
+    """Every server checks bearer tokens (the shared AuthInterceptor), and so does the gateway
+    (jwt_authn, for the per-user limits): the dev default must never be what production
+    verifies with, and all of them verify with the same Secret."""
+    names = [f"{service.name}-svc" for service in SERVICES] + ["gateway"]
+    for name in names:
         assert environment(find("Deployment", name))["GAVEL_JWT_SECRET"] == FROM_SECRET, name
+    assert len({tuple(secret_ref(find("Deployment", n), "GAVEL_JWT_SECRET").items()) for n in names}) == 1
+
+
+def test_services_that_issue_page_tokens_take_their_secret_from_a_secret() -> None:
+    """A page token signed with the dev default could be forged; one signed with a secret
+    that differs between replicas fails on the next replica. Every API Deployment of a service
+    whose code uses page tokens reads the one Secret."""
+    users = [service for service in SERVICES if uses_page_tokens(service)]
+    assert {s.name for s in users} >= {"auction", "bid"}, "the page token users were not found"
+    refs = set()
+    for service in users:
+        deployment = find("Deployment", f"{service.name}-svc")
+        assert environment(deployment)["GAVEL_PAGE_TOKEN_SECRET"] == FROM_SECRET, service.name
+        refs.add(tuple(secret_ref(deployment, "GAVEL_PAGE_TOKEN_SECRET").items()))
+    assert len(refs) == 1
 
 
 def test_keyspace_replicas_live_in_the_data_centre_cassandra_declares() -> None:
@@ -214,14 +243,15 @@ def test_worker_grace_period_covers_its_drain() -> None:
 # --- probes and ports --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", ["auction", "bid", "stream"])
-def test_api_deployments_serve_and_probe_their_settings_port(service: str) -> None:
-    deployment = find("Deployment", f"{service}-svc")
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_api_deployments_serve_and_probe_their_settings_port(service: Service) -> None:
+    deployment = find("Deployment", f"{service.name}-svc")
     s = settings_of(deployment)
-    port = getattr(s, f"{service}_port")
+    assert container(deployment)["command"] == ["python", "-m", service.module]
+    port = service.port(s)
     assert port in [p["containerPort"] for p in container(deployment)["ports"]]
     assert container(deployment)["readinessProbe"]["grpc"]["port"] == port
-    assert getattr(s, f"{service}_metrics_port") in [p["containerPort"] for p in container(deployment)["ports"]]
+    assert service.metrics_port(s) in [p["containerPort"] for p in container(deployment)["ports"]]
 
 
 # --- the gateway -------------------------------------------------------------------------
@@ -239,9 +269,10 @@ def test_gateway_config_is_rendered_from_the_template_at_start() -> None:
 def test_gateway_reaches_every_service_on_a_port_its_pods_serve(tmp_path: Path) -> None:
     gateway = find("Deployment", "gateway")
     rendered = yaml.safe_load(render(settings_of(gateway), tmp_path / "gavel.binpb", tmp_path))
-    # The gateway's own "preflight" cluster has no endpoints on purpose (nothing may reach it).
+    # The gateway's own "preflight" cluster has no endpoints on purpose (nothing may reach it);
+    # every other cluster is one of the services, each once.
     clusters = [c for c in rendered["static_resources"]["clusters"] if c["load_assignment"].get("endpoints")]
-    assert len(clusters) == 3
+    assert sorted(c["name"] for c in clusters) == sorted(s.module for s in SERVICES)
     for cluster in clusters:
         address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
         service = find("Service", address["address"])
@@ -250,6 +281,18 @@ def test_gateway_reaches_every_service_on_a_port_its_pods_serve(tmp_path: Path) 
         assert pods and all(settings_of(p).bid_role != "worker" for p in pods), cluster["name"]
     readiness = container(gateway)["readinessProbe"]["httpGet"]["port"]
     assert rendered["admin"]["address"]["socket_address"]["port_value"] == readiness
+
+
+def test_the_gateway_sees_client_addresses_for_its_per_address_limits(tmp_path: Path) -> None:
+    """Envoy counts a client address from the connection's peer (use_remote_address), so the
+    load balancer must hand over connections with the client's address: with the default
+    externalTrafficPolicy (Cluster) a node SNATs them, and every client behind one node would
+    share one budget."""
+    (service,) = [s for s in of_kind("Service") if selected_by(s["spec"]["selector"]) == [find("Deployment", "gateway")]]
+    assert service["spec"]["type"] in ("LoadBalancer", "NodePort")
+    assert service["spec"]["externalTrafficPolicy"] == "Local"
+    rendered = render(settings_of(find("Deployment", "gateway")), tmp_path / "gavel.binpb", tmp_path)
+    assert re.search(r"^\s*use_remote_address: true$", rendered, re.M)
 
 
 def test_the_image_holds_what_the_gateway_renders_from() -> None:
