@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import overload
 
 Clock = Callable[[], datetime]
 
@@ -14,6 +15,10 @@ def to_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+@overload
+def from_cassandra(value: datetime) -> datetime: ...
+@overload
+def from_cassandra(value: None) -> None: ...
 def from_cassandra(value: datetime | None) -> datetime | None:
     """The driver returns naive datetimes that are UTC; make them say so."""
     return None if value is None else value.replace(tzinfo=timezone.utc)
