@@ -14,7 +14,7 @@ from bid_svc import service
 from bid_svc.bid_store import BidStore
 from bid_svc.ledger import Ledger
 from bid_svc.outcomes import OutcomeWaiter
-from bid_svc.worker import Worker
+from bid_svc.ownership import Worker
 from gavel import bus, cql, services
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore

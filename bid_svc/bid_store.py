@@ -1,5 +1,6 @@
 """Reading decided bids: one bid from its auction's partition (the truth), histories from the
-read models (an auction's by decision order, a bidder's by time)."""
+read models (an auction's by decision order, a bidder's by time). The columns and the mapping
+of a row to an outcome are ``bid_rows``'s, shared with ``Ledger.recorded``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import uuid
 
 from cassandra.cluster import Session
 
-from bid_svc.ledger import outcome_from_row
+from bid_svc.bid_rows import BID_COLUMNS, BIDDER_COLUMNS, outcome_from_bidder_row, outcome_from_row
 from gavel import cql
 from gavel.auction_store import FAR_FUTURE, MAX_ID
-from gavel.clock import from_cassandra
-from gavel.domain.bidding import BidOutcome, PlaceBid, RejectReason
+from gavel.domain.bidding import BidOutcome
 from gavel.paging import INT64_MAX, PageTokens, bad_token, cursor_int, cursor_time, cursor_uuid, time_value
 
 
@@ -22,17 +22,10 @@ class BidStore:
         self._history_tokens = PageTokens(page_token_secret, "auction.v1.BidService/ListBids")
         self._mine_tokens = PageTokens(page_token_secret, "auction.v1.BidService/ListMyBids")
         p = session.prepare
-        self._one = p(
-            "SELECT bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id"
-            " FROM auctions WHERE auction_id = ? AND bid_id = ?"
-        )
-        self._history = p(
-            "SELECT seq, bid_id, bidder_id, amount, placed_at, accepted, reject_reason, highest_after, prev_bid_id"
-            " FROM bids_by_auction WHERE auction_id = ? AND seq < ? LIMIT ?"
-        )
+        self._one = p(f"SELECT {BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id = ?")
+        self._history = p(f"SELECT {BID_COLUMNS} FROM bids_by_auction WHERE auction_id = ? AND seq < ? LIMIT ?")
         self._mine = p(
-            "SELECT placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after"
-            " FROM bids_by_bidder WHERE bidder_id = ? AND (placed_at, bid_id) < (?, ?) LIMIT ?"
+            f"SELECT {BIDDER_COLUMNS} FROM bids_by_bidder WHERE bidder_id = ? AND (placed_at, bid_id) < (?, ?) LIMIT ?"
         )
 
     async def get(self, auction_id: uuid.UUID, bid_id: uuid.UUID) -> BidOutcome | None:
@@ -61,17 +54,7 @@ class BidStore:
                 raise bad_token("was issued to another caller")
             at, last = cursor_time(data, "t"), cursor_uuid(data, "i")
         rows = (await cql.execute(self._session, self._mine, (bidder_id, at, last, limit))).current_rows
-        found = [
-            BidOutcome(
-                bid=PlaceBid(r.bid_id, r.auction_id, bidder_id, r.amount, from_cassandra(r.placed_at)),
-                accepted=r.accepted,
-                reason=RejectReason(r.reject_reason) if r.reject_reason else None,
-                version=r.seq,
-                highest_bid=r.highest_after,
-                prev_bid_id=None,
-            )
-            for r in rows
-        ]
+        found = [outcome_from_bidder_row(bidder_id, r) for r in rows]
         if len(rows) < limit:
             return found, ""
         tail = found[-1].bid

@@ -6,6 +6,10 @@ is inserted ``IF NOT EXISTS``. So the batch applies only if nobody changed the a
 it was read and none of the bids was decided before; a stale or duplicate worker loses the
 race and re-reads, it never corrupts. LWTs go through the ``lwt`` profile (no blind driver
 retries); an unknown outcome is reported as ``None`` for the caller to resolve by reading.
+
+The rows' columns and their mapping to outcomes are ``bid_rows``'s; this module keeps the
+statements and batches that write them, and ``recorded``, the read the decider makes after a
+lost compare-and-set.
 """
 
 from __future__ import annotations
@@ -16,29 +20,13 @@ from cassandra import OperationTimedOut, WriteTimeout
 from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
 
+from bid_svc.bid_rows import (
+    BID_COLUMNS, BIDDER_COLUMNS, bid_values, bidder_values, outcome_from_row, unset_if_none,
+)
 from gavel import cql
-from gavel.clock import from_cassandra
 from gavel.auction_store import AuctionStore
 from gavel.domain.auction import Auction
-from gavel.domain.bidding import BidOutcome, Outcome, PlaceBid, RejectReason
-
-_BID_COLUMNS = "bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id"
-
-
-def _unset_if_none(value: object) -> object:
-    return UNSET_VALUE if value is None else value
-
-
-def outcome_from_row(auction_id: uuid.UUID, row: object) -> BidOutcome:
-    r = row
-    return BidOutcome(
-        bid=PlaceBid(r.bid_id, auction_id, r.bidder_id, r.amount, from_cassandra(r.placed_at)),
-        accepted=r.accepted,
-        reason=RejectReason(r.reject_reason) if r.reject_reason else None,
-        version=r.seq,
-        highest_bid=r.highest_after,
-        prev_bid_id=r.prev_bid_id,
-    )
+from gavel.domain.bidding import BidOutcome, Outcome
 
 
 class Ledger:
@@ -46,21 +34,19 @@ class Ledger:
         self._session = session
         self._auctions = auctions
         p = session.prepare
-        self._recorded = p(f"SELECT {_BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id IN ?")
+        self._recorded = p(f"SELECT {BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id IN ?")
         self._cas_state = p(
             "UPDATE auctions SET version = ?, highest_bid = ?, highest_bidder_id = ?, highest_bid_id = ?,"
             " bid_count = ?, closed_at = ?, winner_id = ? WHERE auction_id = ? IF version = ?"
         )
         self._insert_bid = p(
-            f"INSERT INTO auctions (auction_id, {_BID_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            f"INSERT INTO auctions (auction_id, {BID_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
         )
         self._by_auction = p(
-            "INSERT INTO bids_by_auction (auction_id, seq, bid_id, bidder_id, amount, placed_at, accepted,"
-            " reject_reason, highest_after, prev_bid_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO bids_by_auction (auction_id, {BID_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._by_bidder = p(
-            "INSERT INTO bids_by_bidder (bidder_id, placed_at, bid_id, auction_id, amount, accepted,"
-            " reject_reason, seq, highest_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO bids_by_bidder (bidder_id, {BIDDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
 
     async def load(self, auction_id: uuid.UUID, *, serial: bool = False) -> Auction | None:
@@ -80,22 +66,14 @@ class Ledger:
         batch.add(
             self._cas_state,
             (
-                after.version, after.highest_bid, after.highest_bidder_id, _unset_if_none(after.highest_bid_id),
-                after.bid_count, _unset_if_none(after.closed_at), after.winner_id or UNSET_VALUE,
+                after.version, after.highest_bid, after.highest_bidder_id, unset_if_none(after.highest_bid_id),
+                after.bid_count, unset_if_none(after.closed_at), after.winner_id or UNSET_VALUE,
                 after.auction_id, before.version,
             ),
         )
         for outcome in outcomes:
             if isinstance(outcome, BidOutcome):
-                b = outcome.bid
-                batch.add(
-                    self._insert_bid,
-                    (
-                        b.auction_id, b.bid_id, b.bidder_id, b.amount, b.placed_at, outcome.accepted,
-                        outcome.reason.value if outcome.reason else None, outcome.version, outcome.highest_bid,
-                        _unset_if_none(outcome.prev_bid_id),
-                    ),
-                )
+                batch.add(self._insert_bid, bid_values(outcome))
         try:
             result = await cql.execute(self._session, batch, profile=cql.LWT_PROFILE)
         except (WriteTimeout, OperationTimedOut):
@@ -111,14 +89,6 @@ class Ledger:
             return
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
         for o in outcomes:
-            b = o.bid
-            reason = o.reason.value if o.reason else None
-            batch.add(self._by_auction, (
-                b.auction_id, o.version, b.bid_id, b.bidder_id, b.amount, b.placed_at, o.accepted, reason,
-                o.highest_bid, _unset_if_none(o.prev_bid_id),
-            ))
-            batch.add(self._by_bidder, (
-                b.bidder_id, b.placed_at, b.bid_id, b.auction_id, b.amount, o.accepted, reason, o.version,
-                o.highest_bid,
-            ))
+            batch.add(self._by_auction, bid_values(o))
+            batch.add(self._by_bidder, bidder_values(o))
         await cql.execute(self._session, batch)

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from nats.aio.client import DEFAULT_DRAIN_TIMEOUT
 
-from bid_svc import worker
+from bid_svc import partition
 from bid_svc.__main__ import ROLES
 from gateway_envoy.render import render
 from gavel.services import SERVICES, Service
@@ -236,7 +236,7 @@ def test_worker_grace_period_covers_its_drain() -> None:
     short, the partitions are not lost but wait a lease TTL for their next owner."""
     workers = find("Deployment", "bid-worker")
     s = settings_of(workers)
-    needed = s.shutdown_grace + worker.STOP_WAIT_S + DEFAULT_DRAIN_TIMEOUT
+    needed = s.shutdown_grace + partition.STOP_WAIT_S + DEFAULT_DRAIN_TIMEOUT
     assert workers["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= needed
 
 

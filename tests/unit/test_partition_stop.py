@@ -9,11 +9,28 @@ import asyncio
 import uuid
 from collections import deque
 
-from bid_svc.worker import _Lane, _Partition
+from nats.aio.msg import Msg
+
+from bid_svc.partition import Group, Lane, Partition
+
+
+class _NoDecisions:
+    """Stopping decides nothing: any call is a failure of the test."""
+
+    async def decide(self, number: int, lane: Lane, group: Group) -> None:
+        raise AssertionError("stop decided a group")
+
+    async def dead_letter(self, number: int, msg: Msg, reason: str) -> None:
+        raise AssertionError("stop dead-lettered a command")
+
+
+async def _no_failure(number: int, group: Group, exc: Exception) -> None:
+    raise AssertionError("stop reported a failure")
 
 
 async def test_stop_returns_though_its_tasks_swallow_their_cancellation() -> None:
-    partition = _Partition(worker=None, number=7)  # type: ignore[arg-type]  # stop needs no worker
+    # stop needs no NATS: it is never started
+    partition = Partition(7, None, None, _NoDecisions(), _no_failure)  # type: ignore[arg-type]
     release = asyncio.Event()
     no_message = asyncio.Event()  # never set: a fetch on an idle partition
     fetching, stuck_started = asyncio.Event(), asyncio.Event()
@@ -36,8 +53,9 @@ async def test_stop_returns_though_its_tasks_swallow_their_cancellation() -> Non
             except asyncio.CancelledError:
                 pass
 
-    partition.fetcher = asyncio.create_task(fetch_loop())
-    lane = _Lane(uuid.uuid4(), queue=deque([("msg", "command")]), task=asyncio.create_task(stuck()))  # type: ignore[list-item]
+    fetcher = partition.fetcher = asyncio.create_task(fetch_loop())
+    straggler = asyncio.create_task(stuck())
+    lane = Lane(uuid.uuid4(), queue=deque([("msg", "command")]), task=straggler)  # type: ignore[list-item]
     partition.lanes[lane.auction_id] = lane
     await fetching.wait()
     await stuck_started.wait()  # both are inside the await that the cancellation will hit
@@ -47,9 +65,9 @@ async def test_stop_returns_though_its_tasks_swallow_their_cancellation() -> Non
         assert stopping.done(), "stop is waiting on a task that swallowed its cancellation"
         stopping.result()
 
-        assert partition.fetcher.done() and not partition.running
-        assert not lane.task.done(), "the straggler is still there: stop did not wait for it"
+        assert fetcher.done() and not partition.running
+        assert not straggler.done(), "the straggler is still there: stop did not wait for it"
         assert not partition.lanes and not lane.queue, "nothing is left for a straggler to decide"
     finally:
         release.set()
-        await lane.task
+        await straggler

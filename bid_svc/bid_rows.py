@@ -1,0 +1,106 @@
+"""A decided bid's rows, in one place: their columns and the mapping both ways.
+
+A bid lives in three tables: the auction's partition (``auctions``, the truth the
+compare-and-set writes), the auction's history (``bids_by_auction``, by decision order) and
+the bidder's (``bids_by_bidder``, by time). The first two hold the same columns; the
+bidder's is keyed by bidder and has no ``prev_bid_id``. The column lists below are the only
+ones: every SELECT and INSERT of a bid row names them, and the value tuples are built here in
+the same order, so a column added to a table is added once. The writes stay with ``Ledger``
+(the compare-and-set and the history batch); the reads with ``BidStore`` and
+``Ledger.recorded``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+from cassandra.query import UNSET_VALUE
+
+from gavel.clock import from_cassandra
+from gavel.domain.bidding import BidOutcome, PlaceBid, RejectReason
+
+#: A bid's columns in ``auctions`` and ``bids_by_auction`` (after the ``auction_id`` key).
+BID_COLUMNS = "bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id"
+#: A bid's columns in ``bids_by_bidder`` (after the ``bidder_id`` key).
+BIDDER_COLUMNS = "placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after"
+
+
+class _Decided(Protocol):
+    """The columns every bid row has: the decision and the auction right after it."""
+
+    @property
+    def bid_id(self) -> uuid.UUID: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def placed_at(self) -> datetime: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def reject_reason(self) -> str | None: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def highest_after(self) -> int: ...
+
+
+class BidRow(_Decided, Protocol):
+    """A row of ``BID_COLUMNS`` as the driver returns it (a named tuple)."""
+
+    @property
+    def bidder_id(self) -> str: ...
+    @property
+    def prev_bid_id(self) -> uuid.UUID | None: ...
+
+
+class BidderRow(_Decided, Protocol):
+    """A row of ``BIDDER_COLUMNS``."""
+
+    @property
+    def auction_id(self) -> uuid.UUID: ...
+
+
+def unset_if_none(value: Any) -> Any:
+    """A column the write leaves as it is, rather than writing a null (a tombstone)."""
+    return UNSET_VALUE if value is None else value
+
+
+def _reason(outcome: BidOutcome) -> str | None:
+    return outcome.reason.value if outcome.reason else None
+
+
+def _outcome(row: _Decided, auction_id: uuid.UUID, bidder_id: str, prev_bid_id: uuid.UUID | None) -> BidOutcome:
+    return BidOutcome(
+        bid=PlaceBid(row.bid_id, auction_id, bidder_id, row.amount, from_cassandra(row.placed_at)),
+        accepted=row.accepted,
+        reason=RejectReason(row.reject_reason) if row.reject_reason else None,
+        version=row.seq,
+        highest_bid=row.highest_after,
+        prev_bid_id=prev_bid_id,
+    )
+
+
+def outcome_from_row(auction_id: uuid.UUID, row: BidRow) -> BidOutcome:
+    return _outcome(row, auction_id, row.bidder_id, row.prev_bid_id)
+
+
+def outcome_from_bidder_row(bidder_id: str, row: BidderRow) -> BidOutcome:
+    """The bidder's history does not keep the displaced leader: ``prev_bid_id`` is None."""
+    return _outcome(row, row.auction_id, bidder_id, None)
+
+
+def bid_values(outcome: BidOutcome) -> tuple[Any, ...]:
+    """``(auction_id, *BID_COLUMNS)`` of a decided bid."""
+    o, b = outcome, outcome.bid
+    return (
+        b.auction_id, b.bid_id, b.bidder_id, b.amount, b.placed_at, o.accepted, _reason(o), o.version, o.highest_bid,
+        unset_if_none(o.prev_bid_id),
+    )
+
+
+def bidder_values(outcome: BidOutcome) -> tuple[Any, ...]:
+    """``(bidder_id, *BIDDER_COLUMNS)`` of a decided bid."""
+    o, b = outcome, outcome.bid
+    return (b.bidder_id, b.placed_at, b.bid_id, b.auction_id, b.amount, o.accepted, _reason(o), o.version, o.highest_bid)
