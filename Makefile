@@ -54,8 +54,13 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
+# The gates: buf lint of the contract, ruff (lint and format) on all Python, mypy --strict on
+# the services, gavel/ and devstack/ (settings in pyproject.toml).
 lint: proto web/node_modules/.installed
 	cd web && npx buf lint ../$(DESCRIPTOR) --config ../protos/buf.yaml --path auction/v1/auction.proto
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The web page: TypeScript messages and clients generated from the same descriptor set the
 # gateway transcodes with (so page and API cannot drift), type-checked, and bundled into the

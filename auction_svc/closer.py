@@ -39,8 +39,16 @@ CLOCK_SKEW_MARGIN = timedelta(seconds=2)
 
 
 class Closer:
-    def __init__(self, settings: Settings, js: JetStreamContext, session: Session, store: AuctionStore,
-                 clock: Clock = utcnow, interval: float = 0.5, name: str = "closer") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        js: JetStreamContext,
+        session: Session,
+        store: AuctionStore,
+        clock: Clock = utcnow,
+        interval: float = 0.5,
+        name: str = "closer",
+    ) -> None:
         self._settings = settings
         self._js = js
         self._session = session

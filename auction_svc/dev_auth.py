@@ -27,14 +27,22 @@ class DevAuthService(pb_grpc.DevAuthServiceServicer):
         self._settings = settings
 
     async def IssueDevToken(
-        self, request: pb.IssueDevTokenRequest, context: grpc.aio.ServicerContext[pb.IssueDevTokenRequest, pb.IssueDevTokenResponse]
+        self,
+        request: pb.IssueDevTokenRequest,
+        context: grpc.aio.ServicerContext[pb.IssueDevTokenRequest, pb.IssueDevTokenResponse],
     ) -> pb.IssueDevTokenResponse:
         if not USER_ID.match(request.user_id):
             raise InvalidArgument(
-                [FieldViolation("user_id", "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")]
+                [
+                    FieldViolation(
+                        "user_id", "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+                    )
+                ]
             )
         expires_at = utcnow() + timedelta(seconds=TOKEN_TTL_S)
-        token = auth.mint_dev_token(request.user_id, self._settings.jwt_secret, self._settings.jwt_audience, TOKEN_TTL_S)
+        token = auth.mint_dev_token(
+            request.user_id, self._settings.jwt_secret, self._settings.jwt_audience, TOKEN_TTL_S
+        )
         return pb.IssueDevTokenResponse(token=token, expires_at=timestamp(expires_at))
 
 

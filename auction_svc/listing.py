@@ -32,6 +32,7 @@ HOURS_PER_READ = 48
 #: The end-hour buckets a cursor may name: those of the times a cursor may hold.
 MIN_HOUR, MAX_HOUR = MIN_TIME_MS // 3_600_000, MAX_TIME_MS // 3_600_000
 
+
 @dataclass(frozen=True)
 class Query:
     status: Status | None  # None: open (no seller) or any status (with a seller)

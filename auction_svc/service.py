@@ -25,13 +25,17 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         self._tokens = tokens
         self._clock = clock
 
-    async def CreateAuction(self, request: pb.CreateAuctionRequest, context: grpc.aio.ServicerContext[pb.CreateAuctionRequest, pb.Auction]) -> pb.Auction:
+    async def CreateAuction(
+        self, request: pb.CreateAuctionRequest, context: grpc.aio.ServicerContext[pb.CreateAuctionRequest, pb.Auction]
+    ) -> pb.Auction:
         seller = require_principal()
         auction = creation.new_auction(request, seller.user_id, self._clock())
         stored, _created = await self._store.create(auction)
         return auction_to_pb(stored, self._clock())
 
-    async def GetAuction(self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext[pb.GetAuctionRequest, pb.Auction]) -> pb.Auction:
+    async def GetAuction(
+        self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext[pb.GetAuctionRequest, pb.Auction]
+    ) -> pb.Auction:
         auction_id = parse_id(request.auction_id, "auction_id")
         auction = await self._store.get(auction_id)
         if auction is None:
@@ -39,7 +43,9 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         return auction_to_pb(auction, self._clock())
 
     async def ListAuctions(
-        self, request: pb.ListAuctionsRequest, context: grpc.aio.ServicerContext[pb.ListAuctionsRequest, pb.ListAuctionsResponse]
+        self,
+        request: pb.ListAuctionsRequest,
+        context: grpc.aio.ServicerContext[pb.ListAuctionsRequest, pb.ListAuctionsResponse],
     ) -> pb.ListAuctionsResponse:
         bad = []
         if request.status != pb.AUCTION_STATUS_UNSPECIFIED and request.status not in STATUS_FROM_PB:
@@ -56,4 +62,3 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         now = self._clock()
         auctions, token = await listing.list_auctions(self._store, query, request.page_token, now, self._tokens)
         return pb.ListAuctionsResponse(auctions=[auction_to_pb(a, now) for a in auctions], next_page_token=token)
-

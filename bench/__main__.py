@@ -46,16 +46,29 @@ BARE_GRPC_PORT = 45998
 
 def bench_settings(data_dir: Path) -> Settings:
     return Settings(
-        auction_port=45051, bid_port=45052, stream_port=45053,
-        auction_metrics_port=49101, bid_metrics_port=49102, stream_metrics_port=49103,
-        envoy_port=48080, envoy_admin_port=49901, cassandra_port=49042, cassandra_storage_port=47000,
-        nats_url="nats://127.0.0.1:44222", nats_port=44222, nats_monitor_port=48222,
-        data_dir=data_dir, log_level="WARNING",
+        auction_port=45051,
+        bid_port=45052,
+        stream_port=45053,
+        auction_metrics_port=49101,
+        bid_metrics_port=49102,
+        stream_metrics_port=49103,
+        envoy_port=48080,
+        envoy_admin_port=49901,
+        cassandra_port=49042,
+        cassandra_storage_port=47000,
+        nats_url="nats://127.0.0.1:44222",
+        nats_port=44222,
+        nats_monitor_port=48222,
+        data_dir=data_dir,
+        log_level="WARNING",
         # One bench user drives thousands of PlaceBid a second through Envoy: the gateway's
         # limits must stay out of what is measured (Envoy still evaluates them on every call).
-        gateway_writes_per_user=1_000_000, gateway_writes_per_address=1_000_000,
-        gateway_reads_per_user=1_000_000, gateway_reads_per_address=1_000_000,
-        gateway_watches_per_user=1_000_000, gateway_watches_per_address=1_000_000,
+        gateway_writes_per_user=1_000_000,
+        gateway_writes_per_address=1_000_000,
+        gateway_reads_per_user=1_000_000,
+        gateway_reads_per_address=1_000_000,
+        gateway_watches_per_user=1_000_000,
+        gateway_watches_per_address=1_000_000,
     )
 
 
@@ -74,20 +87,30 @@ def scrape(settings: Settings) -> dict[str, float]:
     text = httpx.get(f"http://127.0.0.1:{settings.bid_metrics_port}/metrics").text
     return {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines() if line.startswith("gavel_") and " " in line
+        for line in text.splitlines()
+        if line.startswith("gavel_") and " " in line
     }
 
 
 def delta(before: dict[str, float], after: dict[str, float], prefix: str) -> dict[str, float]:
-    return {k[len(prefix):]: v - before.get(k, 0.0) for k, v in after.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v - before.get(k, 0.0) for k, v in after.items() if k.startswith(prefix)}
 
 
 def lot(now: datetime) -> Auction:
-    return Auction(uuid.uuid4(), "bench-seller", Item("Bench lot"), now - timedelta(minutes=1),
-                   now + timedelta(hours=2), 1, "USD", now)
+    return Auction(
+        uuid.uuid4(),
+        "bench-seller",
+        Item("Bench lot"),
+        now - timedelta(minutes=1),
+        now + timedelta(hours=2),
+        1,
+        "USD",
+        now,
+    )
 
 
 # --- raw baselines ----------------------------------------------------------------------
+
 
 async def raw_lwt(store: AuctionStore, ledger: Ledger, concurrency: int, seconds: float, hot: bool) -> dict[str, float]:
     """The worker's very compare-and-set (one bid per LWT), straight through the driver."""
@@ -159,12 +182,19 @@ async def hot_backlog(settings: Settings, auction_id: str, n: int) -> dict[str, 
     subject = bus.bid_subject(bus.partition_of(uuid.UUID(auction_id), settings.bid_partitions))
     started = time.perf_counter()
     for chunk in range(0, n, 200):
-        batch = [commands.PlaceBidCommand(
-            auction_id=uuid.UUID(auction_id), bid_id=uuid.uuid4(), bidder_id=f"bidder-{i % 50}",
-            amount=1 + i * 7 % 1_000_003, placed_at=datetime.now(UTC),
-        ) for i in range(chunk, min(chunk + 200, n))]
-        await asyncio.gather(*(js.publish(subject, commands.encode(c), headers={"Nats-Msg-Id": str(c.bid_id)})
-                               for c in batch))
+        batch = [
+            commands.PlaceBidCommand(
+                auction_id=uuid.UUID(auction_id),
+                bid_id=uuid.uuid4(),
+                bidder_id=f"bidder-{i % 50}",
+                amount=1 + i * 7 % 1_000_003,
+                placed_at=datetime.now(UTC),
+            )
+            for i in range(chunk, min(chunk + 200, n))
+        ]
+        await asyncio.gather(
+            *(js.publish(subject, commands.encode(c), headers={"Nats-Msg-Id": str(c.bid_id)}) for c in batch)
+        )
     appended, backlog = time.perf_counter(), n - count
     await asyncio.wait_for(decided.wait(), 300)
     finished = time.perf_counter()
@@ -193,13 +223,37 @@ def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
 
 # --- the whole path, with ghz ---------------------------------------------------------------
 
-def ghz(ghz_bin: str, target: str, token: str, data: list[dict[str, object]], concurrency: int, seconds: float) -> dict[str, float]:
+
+def ghz(
+    ghz_bin: str, target: str, token: str, data: list[dict[str, object]], concurrency: int, seconds: float
+) -> dict[str, float]:
     out = subprocess.run(
-        [ghz_bin, "--insecure", "--protoset", str(ROOT / "build" / "gavel.binpb"),
-         "--call", "auction.v1.BidService.PlaceBid", "-c", str(concurrency), "-z", f"{seconds}s",
-         "--connections", "4", "-m", json.dumps({"authorization": f"Bearer {token}"}),
-         "-d", json.dumps(data), "--format", "json", "--skipFirst", str(concurrency), target],
-        check=True, capture_output=True, text=True,
+        [
+            ghz_bin,
+            "--insecure",
+            "--protoset",
+            str(ROOT / "build" / "gavel.binpb"),
+            "--call",
+            "auction.v1.BidService.PlaceBid",
+            "-c",
+            str(concurrency),
+            "-z",
+            f"{seconds}s",
+            "--connections",
+            "4",
+            "-m",
+            json.dumps({"authorization": f"Bearer {token}"}),
+            "-d",
+            json.dumps(data),
+            "--format",
+            "json",
+            "--skipFirst",
+            str(concurrency),
+            target,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     report = json.loads(out.stdout)
     percentiles = {p["percentage"]: p["latency"] / 1e6 for p in report.get("latencyDistribution") or []}
@@ -227,8 +281,17 @@ def bid_data(auction_ids: list[str]) -> list[dict[str, object]]:
     return [{"auction_id": a, "amount": "{{randomInt 1 1000000000}}"} for a in auction_ids]
 
 
-def warm_up(ghz_bin: str, target: str, token: str, lots: list[str], store: AuctionStore, ledger: Ledger,
-            concurrency: int, cassandra_pid: int, max_rounds: int = 12) -> dict[str, float]:
+def warm_up(
+    ghz_bin: str,
+    target: str,
+    token: str,
+    lots: list[str],
+    store: AuctionStore,
+    ledger: Ledger,
+    concurrency: int,
+    cassandra_pid: int,
+    max_rounds: int = 12,
+) -> dict[str, float]:
     """Bids through the path and raw LWTs, round after round, until Cassandra's JIT compiler
     used under half a second in the last round (see bench.jvm): measured runs then compare
     paths, not the order they ran in. Bounded: at most ``max_rounds`` rounds of ~15 s."""
@@ -276,9 +339,11 @@ def main() -> None:
             results["fanout_one"] = fanout.run(settings, pids["stream_svc"], one, token, 1)
             results["fanout"] = fanout.run(settings, pids["stream_svc"], crowd, token, args.watchers)
             results["fanout"]["latency_p50_vs_one_watcher"] = (  # type: ignore[index]
-                results["fanout"]["latency_p50_ms"] / results["fanout_one"]["latency_p50_ms"])  # type: ignore[index]
+                results["fanout"]["latency_p50_ms"] / results["fanout_one"]["latency_p50_ms"]
+            )  # type: ignore[index]
             results["fanout"]["latency_p99_vs_one_watcher"] = (  # type: ignore[index]
-                results["fanout"]["latency_p99_ms"] / results["fanout_one"]["latency_p99_ms"])  # type: ignore[index]
+                results["fanout"]["latency_p99_ms"] / results["fanout_one"]["latency_p99_ms"]
+            )  # type: ignore[index]
         if "path" not in parts:
             session.cluster.shutdown()
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
@@ -308,28 +373,39 @@ def main() -> None:
         # is read or published (the request is refused before that).
         measured("api_floor", lambda: ghz(args.ghz, direct, token, [{"auction_id": "-", "amount": 0}], c, secs / 2))
         # Any Python gRPC service's cost per call, for comparison: a server that only answers.
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bare_grpc", str(BARE_GRPC_PORT)], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_grpc", str(BARE_GRPC_PORT)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         try:
             assert bare.stdout is not None and bare.stdout.readline().strip() == "ready"
             pids["bare_grpc"] = bare.pid
-            measured("grpc_floor", lambda: ghz(args.ghz, f"127.0.0.1:{BARE_GRPC_PORT}", token, bid_data(many), c, secs / 2))
+            measured(
+                "grpc_floor", lambda: ghz(args.ghz, f"127.0.0.1:{BARE_GRPC_PORT}", token, bid_data(many), c, secs / 2)
+            )
         finally:
             bare.terminate()
             bare.wait()
             pids.pop("bare_grpc", None)
-        for key, target, lots in (("path_many_direct", direct, many), ("path_many_envoy", via_envoy, many),
-                                  ("path_hot_direct", direct, hot)):
+        for key, target, lots in (
+            ("path_many_direct", direct, many),
+            ("path_many_envoy", via_envoy, many),
+            ("path_hot_direct", direct, hot),
+        ):
             measured(key, lambda target=target, lots=lots: ghz(args.ghz, target, token, bid_data(lots), c, secs))
         (backlogged,) = asyncio.run(create_lots(settings, store, 1))
         measured("hot_backlog", lambda: asyncio.run(hot_backlog(settings, backlogged, 20_000)))
         session.cluster.shutdown()
 
     r: dict[str, Any] = results
-    cpu_ms = {key: sum(v for k, v in r[key]["cpu_s_per_1000"].items() if k != "envoy")
-              for key in ("raw_lwt_many", "raw_publish", "grpc_floor", "api_floor", "path_many_direct")}
+    cpu_ms = {
+        key: sum(v for k, v in r[key]["cpu_s_per_1000"].items() if k != "envoy")
+        for key in ("raw_lwt_many", "raw_publish", "grpc_floor", "api_floor", "path_many_direct")
+    }
     results["cpu_ms_per_op"] = cpu_ms
-    results["cpu_seconds_per_1000_bids"] = {"total": cpu_ms["path_many_direct"], **r["path_many_direct"]["cpu_s_per_1000"]}
+    results["cpu_seconds_per_1000_bids"] = {
+        "total": cpu_ms["path_many_direct"],
+        **r["path_many_direct"]["cpu_s_per_1000"],
+    }
     ceiling = 1000 / r["raw_lwt_sequential"]["mean_ms"]
     results["ratios"] = {
         "path_vs_raw_lwt_many": r["path_many_direct"]["per_s"] / r["raw_lwt_many"]["per_s"],
@@ -337,8 +413,8 @@ def main() -> None:
         # it did nothing but our API call and the LWT; or only a bare Python gRPC call, one
         # durable publish and the LWT (before consuming and acknowledging the log at all).
         "bound_path_vs_raw_lwt_api_lwt": cpu_ms["raw_lwt_many"] / (cpu_ms["raw_lwt_many"] + cpu_ms["api_floor"]),
-        "bound_path_vs_raw_lwt_grpc_publish_lwt": cpu_ms["raw_lwt_many"] / (
-            cpu_ms["raw_lwt_many"] + cpu_ms["grpc_floor"] + cpu_ms["raw_publish"]),
+        "bound_path_vs_raw_lwt_grpc_publish_lwt": cpu_ms["raw_lwt_many"]
+        / (cpu_ms["raw_lwt_many"] + cpu_ms["grpc_floor"] + cpu_ms["raw_publish"]),
         "hot_decided_per_s_vs_one_lwt_per_bid_ceiling": r["path_hot_direct"]["per_s"] / ceiling,
         # ...and through our API, the hot ratio is bounded by the API floor's own rate.
         "bound_hot_api_floor_vs_ceiling": r["api_floor"]["per_s"] / ceiling,
@@ -382,10 +458,21 @@ def table(r: dict) -> str:
     if "ratios" not in r:
         return "\n".join(rows)
     w = r["warm_up"]
-    rows.append(f"warm-up: {w['rounds']} rounds, until Cassandra's JIT used {w['compiler_s_last_round']:.2f} s in a round")
+    rows.append(
+        f"warm-up: {w['rounds']} rounds, until Cassandra's JIT used {w['compiler_s_last_round']:.2f} s in a round"
+    )
     rows.append(f"{'run':<22}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers")
-    for key in ("path_many_direct", "path_many_envoy", "path_hot_direct", "hot_backlog", "raw_lwt_many",
-                "raw_lwt_sequential", "raw_publish", "api_floor", "grpc_floor"):
+    for key in (
+        "path_many_direct",
+        "path_many_envoy",
+        "path_hot_direct",
+        "hot_backlog",
+        "raw_lwt_many",
+        "raw_lwt_sequential",
+        "raw_publish",
+        "api_floor",
+        "grpc_floor",
+    ):
         v = {"p50_ms": float("nan"), "p99_ms": float("nan"), **r[key]}
         per_cas = f"{v['bids_per_cas']:.1f}" if "bids_per_cas" in v else ""
         answered = ", ".join(f"{_label(k)} {n:.0f}" for k, n in v.get("answers", {}).items() if n)
@@ -395,10 +482,14 @@ def table(r: dict) -> str:
         target = TARGETS.get(name)
         verdict = f"   (target {target}: {'met' if value >= target else 'not met'})" if target else ""
         rows.append(f"{name:<48}{value:>8.2f}{verdict}")
-    rows.append("cpu ms per op, every process and the client: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_op"].items()))
-    rows.append("cpu s / 1000 bids (many, direct): "
-                + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_seconds_per_1000_bids"].items()))
+    rows.append(
+        "cpu ms per op, every process and the client: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_op"].items())
+    )
+    rows.append(
+        "cpu s / 1000 bids (many, direct): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_seconds_per_1000_bids"].items())
+    )
     return "\n".join(rows)
 
 

@@ -39,21 +39,36 @@ async def burst(settings: Settings, token: str, auction_id: str, bidders: int, p
         async def bidder(k: int) -> int:
             last = 0
             for i in range(per_bidder):
-                reply = await stub.PlaceBid(pb.PlaceBidRequest(
-                    auction_id=auction_id, amount=1000 + 10 * (i * bidders + k), request_id=uuid.uuid4().hex,
-                ), metadata=metadata)
+                reply = await stub.PlaceBid(
+                    pb.PlaceBidRequest(
+                        auction_id=auction_id,
+                        amount=1000 + 10 * (i * bidders + k),
+                        request_id=uuid.uuid4().hex,
+                    ),
+                    metadata=metadata,
+                )
                 last = max(last, reply.auction_version)
             return last
 
         return max(await asyncio.gather(*(bidder(k) for k in range(bidders))))
 
 
-def run(settings: Settings, stream_pid: int, auction_id: str, token: str, watchers: int,
-        bidders: int = 10, per_bidder: int = 30) -> dict[str, object]:
+def run(
+    settings: Settings,
+    stream_pid: int,
+    auction_id: str,
+    token: str,
+    watchers: int,
+    bidders: int = 10,
+    per_bidder: int = 30,
+) -> dict[str, object]:
     rss_before = rss_bytes(stream_pid)
     child = subprocess.Popen(
         [sys.executable, "-m", "bench.watchers", settings.target("stream"), auction_id, str(watchers)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdin is not None and child.stdout is not None
     try:
@@ -67,11 +82,13 @@ def run(settings: Settings, stream_pid: int, auction_id: str, token: str, watche
     finally:
         child.kill()
         child.wait()
-    summary.update({
-        "bids": bidders * per_bidder,
-        "final_version": final,
-        "stream_svc_rss_before_mb": rss_before / 2**20,
-        "stream_svc_rss_watching_mb": rss_watching / 2**20,
-        "memory_per_watcher_kb": (rss_watching - rss_before) / watchers / 1024,
-    })
+    summary.update(
+        {
+            "bids": bidders * per_bidder,
+            "final_version": final,
+            "stream_svc_rss_before_mb": rss_before / 2**20,
+            "stream_svc_rss_watching_mb": rss_watching / 2**20,
+            "memory_per_watcher_kb": (rss_watching - rss_before) / watchers / 1024,
+        }
+    )
     return summary

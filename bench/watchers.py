@@ -42,8 +42,10 @@ async def main(target: str, auction_id: str, n: int) -> None:
     # A few channels (HTTP/2 connections), as many clients behind a few proxies would be.
     channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, n // 250))]
     watchers = [Watcher() for _ in range(n)]
-    tasks = [asyncio.create_task(w.run(pb_grpc.StreamServiceStub(channels[i % len(channels)]), auction_id))
-             for i, w in enumerate(watchers)]
+    tasks = [
+        asyncio.create_task(w.run(pb_grpc.StreamServiceStub(channels[i % len(channels)]), auction_id))
+        for i, w in enumerate(watchers)
+    ]
 
     async def reach(w: Watcher, version: int) -> None:
         while not (w.versions and w.versions[-1] >= version):
@@ -59,16 +61,23 @@ async def main(target: str, auction_id: str, n: int) -> None:
     for task in tasks:
         task.cancel()
     latencies = sorted(x for w in watchers for x in w.latencies_ms)
-    print(json.dumps({
-        "watchers": n,
-        "all_ended_on_final_version": all(w.versions[-1] == final for w in watchers),
-        "never_went_down_or_repeated": all(all(a < b for a, b in itertools.pairwise(w.versions)) for w in watchers),
-        "events_per_watcher_mean": statistics.fmean(len(w.versions) for w in watchers),
-        "deliveries": len(latencies),
-        "latency_p50_ms": latencies[len(latencies) // 2] if latencies else None,
-        "latency_p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else None,
-        "converged_after_final_answer_s": converged_s,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "watchers": n,
+                "all_ended_on_final_version": all(w.versions[-1] == final for w in watchers),
+                "never_went_down_or_repeated": all(
+                    all(a < b for a, b in itertools.pairwise(w.versions)) for w in watchers
+                ),
+                "events_per_watcher_mean": statistics.fmean(len(w.versions) for w in watchers),
+                "deliveries": len(latencies),
+                "latency_p50_ms": latencies[len(latencies) // 2] if latencies else None,
+                "latency_p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else None,
+                "converged_after_final_answer_s": converged_s,
+            }
+        ),
+        flush=True,
+    )
     for channel in channels:
         await channel.close()
 

@@ -95,7 +95,15 @@ def bid_values(outcome: BidOutcome) -> tuple[Any, ...]:
     """``(auction_id, *BID_COLUMNS)`` of a decided bid."""
     o, b = outcome, outcome.bid
     return (
-        b.auction_id, b.bid_id, b.bidder_id, b.amount, b.placed_at, o.accepted, _reason(o), o.version, o.highest_bid,
+        b.auction_id,
+        b.bid_id,
+        b.bidder_id,
+        b.amount,
+        b.placed_at,
+        o.accepted,
+        _reason(o),
+        o.version,
+        o.highest_bid,
         unset_if_none(o.prev_bid_id),
     )
 
@@ -103,4 +111,14 @@ def bid_values(outcome: BidOutcome) -> tuple[Any, ...]:
 def bidder_values(outcome: BidOutcome) -> tuple[Any, ...]:
     """``(bidder_id, *BIDDER_COLUMNS)`` of a decided bid."""
     o, b = outcome, outcome.bid
-    return (b.bidder_id, b.placed_at, b.bid_id, b.auction_id, b.amount, o.accepted, _reason(o), o.version, o.highest_bid)
+    return (
+        b.bidder_id,
+        b.placed_at,
+        b.bid_id,
+        b.auction_id,
+        b.amount,
+        o.accepted,
+        _reason(o),
+        o.version,
+        o.highest_bid,
+    )

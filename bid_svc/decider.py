@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 MAX_FAILURES = 3
 
 DECISIONS = Counter("gavel_bid_decisions_total", "Decided commands.", ["outcome"])
-GROUP_SIZE = Histogram("gavel_bid_group_size", "Commands decided per compare-and-set.",
-                       buckets=(1, 2, 4, 8, 16, 32, 64))
+GROUP_SIZE = Histogram(
+    "gavel_bid_group_size", "Commands decided per compare-and-set.", buckets=(1, 2, 4, 8, 16, 32, 64)
+)
 CAS_CONFLICTS = Counter("gavel_bid_cas_conflicts_total", "Compare-and-sets lost or unknown (re-read).")
 DEAD_LETTERS = Counter("gavel_bid_dead_letters_total", "Commands sent to the dead-letter stream.", ["reason"])
 
@@ -80,7 +81,8 @@ class Decider:
     async def dead_letter(self, number: int, msg: Msg, reason: str) -> None:
         log.error("dead-lettering a command: %s", reason, extra={"partition": number})
         await self._js.publish(
-            bus.dead_letter_subject(number), msg.data,
+            bus.dead_letter_subject(number),
+            msg.data,
             headers={"Gavel-Reason": reason[:500], "Gavel-Stream-Seq": str(msg.metadata.sequence.stream)},
         )
         DEAD_LETTERS.labels(reason.split(":")[0]).inc()
@@ -151,7 +153,9 @@ class Decider:
                 CAS_CONFLICTS.inc()
                 lane.auction = None
                 lane.conflicted = True
-                raise _Conflict(f"auction {lane.auction_id}: compare-and-set {'lost' if applied is False else 'unknown'}")
+                raise _Conflict(
+                    f"auction {lane.auction_id}: compare-and-set {'lost' if applied is False else 'unknown'}"
+                )
             GROUP_SIZE.observe(len(steps))
         lane.auction = after
         lane.conflicted = False

@@ -21,7 +21,12 @@ from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
 
 from bid_svc.bid_rows import (
-    BID_COLUMNS, BIDDER_COLUMNS, bid_values, bidder_values, outcome_from_row, unset_if_none,
+    BID_COLUMNS,
+    BIDDER_COLUMNS,
+    bid_values,
+    bidder_values,
+    outcome_from_row,
+    unset_if_none,
 )
 from gavel import cql
 from gavel.auction_store import AuctionStore
@@ -66,9 +71,15 @@ class Ledger:
         batch.add(
             self._cas_state,
             (
-                after.version, after.highest_bid, after.highest_bidder_id, unset_if_none(after.highest_bid_id),
-                after.bid_count, unset_if_none(after.closed_at), after.winner_id or UNSET_VALUE,
-                after.auction_id, before.version,
+                after.version,
+                after.highest_bid,
+                after.highest_bidder_id,
+                unset_if_none(after.highest_bid_id),
+                after.bid_count,
+                unset_if_none(after.closed_at),
+                after.winner_id or UNSET_VALUE,
+                after.auction_id,
+                before.version,
             ),
         )
         for outcome in outcomes:

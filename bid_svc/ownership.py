@@ -41,8 +41,9 @@ OWNED = Gauge("gavel_bid_partitions_owned", "Log partitions this worker owns.")
 
 
 class Worker:
-    def __init__(self, settings: Settings, nc: Client, js: JetStreamContext, ledger: Ledger,
-                 clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: Settings, nc: Client, js: JetStreamContext, ledger: Ledger, clock: Clock = utcnow
+    ) -> None:
         self.settings = settings
         self.js = js
         self.decider = Decider(nc, js, ledger, clock)
@@ -55,20 +56,22 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        leases = self._leases = Leases(await bucket(self.js, "bid_leases", s.lease_ttl, s.nats_replicas), self.worker_id)
+        leases = self._leases = Leases(
+            await bucket(self.js, "bid_leases", s.lease_ttl, s.nats_replicas), self.worker_id
+        )
         members = await bucket(self.js, "bid_workers", s.lease_ttl, s.nats_replicas)
         self.resume_points = await bucket(self.js, "bid_resume", None, s.nats_replicas)
         try:
             while not stop.is_set():
                 try:
                     await self._rebalance(leases, members)
-                except (nats.errors.Error, asyncio.TimeoutError) as exc:
+                except (TimeoutError, nats.errors.Error) as exc:
                     log.warning("lease round failed: %s", exc)
                 except Exception:  # a bug in one round must not end ownership for good
                     log.exception("lease round failed")
                 try:
                     await asyncio.wait_for(stop.wait(), s.lease_ttl / 4)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             numbers = list(self._partitions)
@@ -94,7 +97,7 @@ class Worker:
 
         held = list(self._partitions)
         renewed = await asyncio.gather(*(leases.renew(str(n)) for n in held))
-        lost = [n for n, kept in zip(held, renewed) if not kept]
+        lost = [n for n, kept in zip(held, renewed, strict=False) if not kept]
         for number in lost:
             log.warning("lost partition %d", number)
         await asyncio.gather(*(self._drop(n) for n in lost))
@@ -116,7 +119,7 @@ class Worker:
             if number not in self._partitions and await leases.try_acquire(str(number)):
                 taken.append(number)
         started = await asyncio.gather(*(self._start(n) for n in taken), return_exceptions=True)
-        for number, outcome in zip(taken, started):
+        for number, outcome in zip(taken, started, strict=False):
             if outcome is True:
                 log.info("took partition %d", number)
             else:
@@ -128,7 +131,11 @@ class Worker:
         """False: the partition was dropped (its lease lost) while it started."""
         partition = Partition(number, self.js, self.resume_points, self.decider, self._failed)
         await partition.start()
-        if self._partitions.get(number) is not replacing or self._leases is None or str(number) not in self._leases.held:
+        if (
+            self._partitions.get(number) is not replacing
+            or self._leases is None
+            or str(number) not in self._leases.held
+        ):
             await partition.stop()
             return False
         self._partitions[number] = partition
@@ -149,7 +156,7 @@ class Worker:
         try:
             await partition.stop()
             await self._start(number, replacing=partition)
-        except (nats.errors.Error, asyncio.TimeoutError) as exc:
+        except (TimeoutError, nats.errors.Error) as exc:
             log.warning("could not restart partition %d: %r", number, exc)
         finally:
             self._restarting.discard(number)

@@ -130,8 +130,9 @@ async def resume_point(js: JetStreamContext, points: KeyValue, number: int, dura
 
 
 class Partition:
-    def __init__(self, number: int, js: JetStreamContext, resume_points: KeyValue, decider: GroupDecider,
-                 on_failure: OnFailure) -> None:
+    def __init__(
+        self, number: int, js: JetStreamContext, resume_points: KeyValue, decider: GroupDecider, on_failure: OnFailure
+    ) -> None:
         self.number = number
         self._js = js
         self._resume_points = resume_points
@@ -221,13 +222,13 @@ class Partition:
         while not self.stopped:
             try:
                 messages = await subscription.fetch(1, timeout=5.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             pending = messages[-1].metadata.num_pending if messages else 0
             if pending:
                 try:
                     messages += await subscription.fetch(min(pending, FETCH_BATCH), timeout=0.005)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if self.stopped:
                 return  # unacknowledged: the next owner gets them
@@ -247,8 +248,11 @@ class Partition:
         INFLIGHT.inc()
         self.pending += 1
         if self.pending == MAX_ACK_PENDING:
-            log.warning("partition %d has %d commands in flight (max_ack_pending): fetching pauses until"
-                        " decisions catch up", self.number, self.pending)
+            log.warning(
+                "partition %d has %d commands in flight (max_ack_pending): fetching pauses until decisions catch up",
+                self.number,
+                self.pending,
+            )
         if lane.task is None:
             lane.task = asyncio.create_task(self._drain(lane), name=f"lane-{command.auction_id}")
 

@@ -23,7 +23,9 @@ from gavel.messages import outcome_to_pb, parse_id, timestamp
 from gavel.paging import page_size
 from gavel.settings import Settings
 
-ANSWERS = Counter("gavel_place_bid_answers_total", "PlaceBid answers by bid status (PENDING: decision late).", ["status"])
+ANSWERS = Counter(
+    "gavel_place_bid_answers_total", "PlaceBid answers by bid status (PENDING: decision late).", ["status"]
+)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BidService"].full_name
 AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/PlaceBid", f"/{SERVICE_NAME}/ListMyBids"})
@@ -41,8 +43,15 @@ def bid_id_for(auction_id: uuid.UUID, bidder_id: str, request_id: str) -> uuid.U
 
 
 class BidService(pb_grpc.BidServiceServicer):
-    def __init__(self, settings: Settings, js: JetStreamContext, auctions: AuctionStore, bids: BidStore,
-                 outcomes: OutcomeWaiter, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        js: JetStreamContext,
+        auctions: AuctionStore,
+        bids: BidStore,
+        outcomes: OutcomeWaiter,
+        clock: Clock = utcnow,
+    ) -> None:
         self._settings = settings
         self._js = js
         self._auctions = auctions
@@ -61,7 +70,9 @@ class BidService(pb_grpc.BidServiceServicer):
             seller = self._sellers[auction_id] = auction.seller_id
         return seller
 
-    async def PlaceBid(self, request: pb.PlaceBidRequest, context: grpc.aio.ServicerContext) -> pb.Bid:
+    async def PlaceBid(
+        self, request: pb.PlaceBidRequest, context: grpc.aio.ServicerContext[pb.PlaceBidRequest, pb.Bid]
+    ) -> pb.Bid:
         bidder = require_principal().user_id
         bad = []
         try:
@@ -106,17 +117,23 @@ class BidService(pb_grpc.BidServiceServicer):
             if answer is None:
                 try:
                     answer = await asyncio.wait_for(asyncio.shield(outcome), self._settings.bid_decision_timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     answer = pb.Bid(
-                        bid_id=str(command.bid_id), auction_id=str(auction_id), bidder_id=bidder,
-                        amount=command.amount, placed_at=timestamp(command.placed_at), status=pb.BID_STATUS_PENDING,
+                        bid_id=str(command.bid_id),
+                        auction_id=str(auction_id),
+                        bidder_id=bidder,
+                        amount=command.amount,
+                        placed_at=timestamp(command.placed_at),
+                        status=pb.BID_STATUS_PENDING,
                     )
         finally:
             self._outcomes.forget(command.bid_id, outcome)
         ANSWERS.labels(pb.BidStatus.Name(answer.status)).inc()
         return answer
 
-    async def GetBid(self, request: pb.GetBidRequest, context: grpc.aio.ServicerContext) -> pb.Bid:
+    async def GetBid(
+        self, request: pb.GetBidRequest, context: grpc.aio.ServicerContext[pb.GetBidRequest, pb.Bid]
+    ) -> pb.Bid:
         auction_id = parse_id(request.auction_id, "auction_id")
         bid_id = parse_id(request.bid_id, "bid_id")
         found = await self._bids.get(auction_id, bid_id)
@@ -124,7 +141,9 @@ class BidService(pb_grpc.BidServiceServicer):
             raise NotFound(f"bid {bid_id} is not decided on auction {auction_id} (unknown, or still in the log)")
         return outcome_to_pb(found)
 
-    async def ListBids(self, request: pb.ListBidsRequest, context: grpc.aio.ServicerContext) -> pb.ListBidsResponse:
+    async def ListBids(
+        self, request: pb.ListBidsRequest, context: grpc.aio.ServicerContext[pb.ListBidsRequest, pb.ListBidsResponse]
+    ) -> pb.ListBidsResponse:
         auction_id = parse_id(request.auction_id, "auction_id")
         limit = page_size(request.page_size)
         bids, token = await self._bids.history(auction_id, request.page_token, limit)
@@ -132,7 +151,11 @@ class BidService(pb_grpc.BidServiceServicer):
             await self._seller_of(auction_id)  # an unknown auction is NOT_FOUND, not an empty history
         return pb.ListBidsResponse(bids=[outcome_to_pb(b) for b in bids], next_page_token=token)
 
-    async def ListMyBids(self, request: pb.ListMyBidsRequest, context: grpc.aio.ServicerContext) -> pb.ListBidsResponse:
+    async def ListMyBids(
+        self,
+        request: pb.ListMyBidsRequest,
+        context: grpc.aio.ServicerContext[pb.ListMyBidsRequest, pb.ListBidsResponse],
+    ) -> pb.ListBidsResponse:
         bidder = require_principal().user_id
         bids, token = await self._bids.of_bidder(bidder, request.page_token, page_size(request.page_size))
         return pb.ListBidsResponse(bids=[outcome_to_pb(b) for b in bids], next_page_token=token)

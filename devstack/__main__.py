@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from devstack import components
 from devstack.stack import Stack
@@ -33,7 +33,7 @@ def _banner(settings: Settings, seconds: float) -> str:
     s = settings
     token = mint_dev_token("dev-user", s.jwt_secret, s.jwt_audience) if s.dev_mode else "(dev tokens are off)"
     # An end date the rules accept now (an auction runs at most 30 days), not a fixed one.
-    end = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"""
 Gavel is up ({seconds:.1f}s).
 
@@ -43,7 +43,7 @@ Gavel is up ({seconds:.1f}s).
   Cassandra (CQL)                 localhost:{s.cassandra_port}
   NATS                            localhost:{s.nats_port}   monitor http://localhost:{s.nats_monitor_port}
   Envoy admin                     http://localhost:{s.envoy_admin_port}
-  Logs                            {s.data_dir.resolve() / 'logs'}
+  Logs                            {s.data_dir.resolve() / "logs"}
 
 Dev bearer token (user "dev-user", 12 h):
   export TOKEN={token}
@@ -80,7 +80,9 @@ def up() -> None:
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
         for proc in stack.processes.values():
             if not proc.alive():
-                logging.error("%s exited; stopping the stack. Last lines:\n%s", proc.name, proc.log_tail())
+                logging.getLogger("devstack").error(
+                    "%s exited; stopping the stack. Last lines:\n%s", proc.name, proc.log_tail()
+                )
         stack.stop()
 
 

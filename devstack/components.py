@@ -44,8 +44,9 @@ def wait_ready(proc: ManagedProcess, check: Callable[[], None], timeout: float) 
 
     def attempt() -> None:
         if not proc.alive():
-            raise StackError(f"{proc.name} exited during start-up (status {proc.returncode}); last log lines:\n"
-                             f"{proc.log_tail()}")
+            raise StackError(
+                f"{proc.name} exited during start-up (status {proc.returncode}); last log lines:\n{proc.log_tail()}"
+            )
         check()
 
     try:
@@ -62,6 +63,7 @@ def wait_ready(proc: ManagedProcess, check: Callable[[], None], timeout: float) 
 
 # --- Cassandra ---------------------------------------------------------------------------
 
+
 def cassandra_home(settings: Settings) -> Path:
     return settings.cache_dir / f"cassandra-{CASSANDRA_VERSION}"
 
@@ -76,8 +78,17 @@ def install_cassandra(settings: Settings) -> Path:
     if lib.exists():
         shutil.rmtree(lib)
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(HERE / "cassandra" / "pom.xml"), "dependency:copy-dependencies",
-         f"-DoutputDirectory={lib}", "-DincludeScope=runtime", f"-Dcassandra.version={CASSANDRA_VERSION}"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(HERE / "cassandra" / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={lib}",
+            "-DincludeScope=runtime",
+            f"-Dcassandra.version={CASSANDRA_VERSION}",
+        ],
         check=True,
     )
     stamp.write_text(CASSANDRA_VERSION + "\n")
@@ -140,6 +151,7 @@ def cassandra_ready(settings: Settings) -> None:
 
 # --- NATS --------------------------------------------------------------------------------
 
+
 def nats_process(settings: Settings) -> ManagedProcess:
     data = (settings.data_dir / "nats").resolve()
     data.mkdir(parents=True, exist_ok=True)
@@ -162,9 +174,7 @@ def nats_ready(settings: Settings) -> None:
     if not jetstream:
         raise StackError("nats-server is up without JetStream")
     if jetstream.get("sync_always") is not True:
-        raise StackError(
-            "nats-server does not fsync every write (jetstream sync_interval: always); refusing to start"
-        )
+        raise StackError("nats-server does not fsync every write (jetstream sync_interval: always); refusing to start")
 
 
 # --- Gavel's services --------------------------------------------------------------------
@@ -201,6 +211,7 @@ def migrate(settings: Settings) -> None:
 
 # --- Envoy -------------------------------------------------------------------------------
 
+
 def envoy_process(settings: Settings) -> ManagedProcess:
     from gateway_envoy.render import render
 
@@ -212,8 +223,15 @@ def envoy_process(settings: Settings) -> ManagedProcess:
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(render(settings, DESCRIPTOR, WEB_DIR))
     envoy = Path(sys.executable).parent / "envoy"
-    argv = [str(envoy), "-c", str(config), "--log-level", "warn",
-            "--base-id", str(settings.envoy_admin_port)]  # two stacks (dev and tests) can coexist
+    argv = [
+        str(envoy),
+        "-c",
+        str(config),
+        "--log-level",
+        "warn",
+        "--base-id",
+        str(settings.envoy_admin_port),
+    ]  # two stacks (dev and tests) can coexist
     return ManagedProcess("envoy", argv, settings.data_dir / "logs" / "envoy.log")
 
 

@@ -9,11 +9,12 @@ on the same readiness check as at start-up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from devstack import components as c
 from devstack.process import ManagedProcess
+from gavel.services import Service
 from gavel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,9 @@ class Stack:
         self.services = services
         self.processes: dict[str, ManagedProcess] = {}
         #: How each process is judged ready, and how long it may take: reused by ``restart``.
-        self._readiness: dict[str, tuple[c.Callable[[], None], float]] = {}
+        self._readiness: dict[str, tuple[Callable[[], None], float]] = {}
 
-    def _start(self, proc: ManagedProcess, ready: c.Callable[[], None], timeout: float) -> None:
+    def _start(self, proc: ManagedProcess, ready: Callable[[], None], timeout: float) -> None:
         self._readiness[proc.name] = (ready, timeout)
         proc.start()
         self.processes[proc.name] = proc
@@ -73,7 +74,7 @@ class Stack:
             self.stop()
             raise
 
-    def start_service(self, service: c.Service) -> ManagedProcess:
+    def start_service(self, service: Service) -> ManagedProcess:
         """(Re)starts one service; tests use it to restart a killed one."""
         proc = c.service_process(self.settings, service)
         self._start(proc, lambda: c.service_ready(self.settings, service), timeout=30)

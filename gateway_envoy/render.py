@@ -48,9 +48,7 @@ STREAMING = {"auction.v1.StreamService": ("watches", "timeout: 0s, idle_timeout:
 
 #: One route per proto service of every Gavel service (gavel.services), to that service's cluster.
 ROUTES = tuple(
-    Route(name, service.module, *STREAMING.get(name, UNARY))
-    for service in SERVICES
-    for name in service.proto_services
+    Route(name, service.module, *STREAMING.get(name, UNARY)) for service in SERVICES for name in service.proto_services
 )
 
 #: The methods that change state, each on its own route with the write limits; a new write

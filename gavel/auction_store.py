@@ -87,9 +87,7 @@ class AuctionStore:
         )
         self._select = p(f"SELECT {AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
         self._insert_end_hour = p("INSERT INTO end_hours (scope, end_hour) VALUES (?, ?)")
-        self._insert_by_end = p(
-            "INSERT INTO auctions_by_end_hour (end_hour, end_date, auction_id) VALUES (?, ?, ?)"
-        )
+        self._insert_by_end = p("INSERT INTO auctions_by_end_hour (end_hour, end_date, auction_id) VALUES (?, ?, ?)")
         self._insert_by_seller = p(
             "INSERT INTO auctions_by_seller (seller_id, created_at, auction_id) VALUES (?, ?, ?)"
         )
@@ -119,8 +117,16 @@ class AuctionStore:
         await cql.execute(self._session, self._insert_end_hour, (END_HOURS_SCOPE, hour))
         await cql.execute(self._session, self._insert_by_end, (hour, a.end_date, a.auction_id))
         params = (
-            a.auction_id, a.seller_id, a.item.name, a.item.description, a.item.image_url,
-            a.start_date, a.end_date, a.starting_price, a.currency, a.created_at,
+            a.auction_id,
+            a.seller_id,
+            a.item.name,
+            a.item.description,
+            a.item.image_url,
+            a.start_date,
+            a.end_date,
+            a.starting_price,
+            a.currency,
+            a.created_at,
         )
         try:
             result = await cql.execute(self._session, self._insert, params, profile=cql.LWT_PROFILE)
@@ -156,9 +162,7 @@ class AuctionStore:
         rows = await cql.execute(self._session, query, (END_HOURS_SCOPE, start, limit))
         return [r.end_hour for r in rows.current_rows]
 
-    async def ending_in(
-        self, hour: int, after: EndEntry, *, ascending: bool, limit: int
-    ) -> list[EndEntry]:
+    async def ending_in(self, hour: int, after: EndEntry, *, ascending: bool, limit: int) -> list[EndEntry]:
         """Entries of one end hour strictly after (or, descending, before) ``after``."""
         query = self._by_end_up if ascending else self._by_end_down
         rows = await cql.execute(self._session, query, (hour, after.end_date, after.auction_id, limit))

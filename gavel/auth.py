@@ -28,9 +28,7 @@ class InvalidToken(Exception):
 
 
 #: The verified caller of the current RPC, or None when it came anonymously.
-current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
-    "current_principal", default=None
-)
+current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("current_principal", default=None)
 
 
 class TokenVerifier:
@@ -63,6 +61,4 @@ class TokenVerifier:
 def mint_dev_token(user_id: str, secret: str, audience: str = "gavel", ttl_s: int = 12 * 3600) -> str:
     """A token for local use (the launcher's banner, tests, the CLI's ``token``)."""
     now = int(time.time())
-    return jwt.encode(
-        {"sub": user_id, "aud": audience, "iat": now, "exp": now + ttl_s}, secret, algorithm=ALGORITHM
-    )
+    return jwt.encode({"sub": user_id, "aud": audience, "iat": now, "exp": now + ttl_s}, secret, algorithm=ALGORITHM)

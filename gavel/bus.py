@@ -47,9 +47,7 @@ def auction_subject(auction_id: uuid.UUID | str) -> str:
     return f"auction.{auction_id}"
 
 
-async def connect(
-    settings: Settings, name: str, on_reconnect: Callable[[], Awaitable[None]] | None = None
-) -> Client:
+async def connect(settings: Settings, name: str, on_reconnect: Callable[[], Awaitable[None]] | None = None) -> Client:
     """Reconnects forever: a NATS restart is an outage to wait out, not a crash. Core NATS
     messages sent while disconnected are gone; ``on_reconnect`` lets a subscriber catch up."""
 
@@ -62,8 +60,12 @@ async def connect(
             await on_reconnect()
 
     return await nats.connect(
-        settings.nats_url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-        error_cb=on_error, reconnected_cb=on_reconnected,
+        settings.nats_url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        reconnected_cb=on_reconnected,
     )
 
 

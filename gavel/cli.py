@@ -48,6 +48,7 @@ def token_file() -> Path:
 
 # --- money and time ----------------------------------------------------------------------
 
+
 def to_minor(amount: Decimal, currency: str) -> int:
     scaled = amount.scaleb(get_currency_precision(currency))
     if scaled != scaled.to_integral_value():
@@ -117,6 +118,7 @@ def summary(auction: pb.Auction) -> str:
 
 # --- errors ------------------------------------------------------------------------------
 
+
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     """A failed call becomes its status, message and field violations, and exit code 1."""
 
@@ -134,6 +136,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 # --- commands ----------------------------------------------------------------------------
+
 
 @click.group()
 @click.option("--target", envvar="GAVEL_TARGET", help="host:port of the gateway (default: the local stack's).")
@@ -177,13 +180,24 @@ def auction() -> None:
 @click.option("--starts-in", type=Duration(), default="0s", show_default=True)
 @click.pass_obj
 @friendly_errors
-def auction_create(client: GavelClient, name: str, description: str, image_url: str, starting_price: Decimal,
-                   currency: str, ends_in: timedelta, starts_in: timedelta) -> None:
+def auction_create(
+    client: GavelClient,
+    name: str,
+    description: str,
+    image_url: str,
+    starting_price: Decimal,
+    currency: str,
+    ends_in: timedelta,
+    starts_in: timedelta,
+) -> None:
     """Posts an item for auction; you are the seller."""
     currency = currency.upper()
     created = client.create_auction(
         pb.Item(name=name, description=description, image_url=image_url),
-        starting_price=to_minor(starting_price, currency), currency=currency, ends_in=ends_in, starts_in=starts_in,
+        starting_price=to_minor(starting_price, currency),
+        currency=currency,
+        ends_in=ends_in,
+        starts_in=starts_in,
     )
     click.echo(created.auction_id)
 
@@ -196,12 +210,18 @@ def auction_show(client: GavelClient, auction_id: str) -> None:
     """Everything about one auction."""
     a = client.get_auction(auction_id)
     rows = [
-        ("id", a.auction_id), ("item", a.item.name), ("description", a.item.description),
-        ("image", a.item.image_url), ("seller", a.seller_id), ("status", status_name(a.status)),
+        ("id", a.auction_id),
+        ("item", a.item.name),
+        ("description", a.item.description),
+        ("image", a.item.image_url),
+        ("seller", a.seller_id),
+        ("status", status_name(a.status)),
         ("starts", a.start_date.ToDatetime(tzinfo=UTC).isoformat()),
         ("ends", a.end_date.ToDatetime(tzinfo=UTC).isoformat()),
-        ("starting price", money(a.starting_price, a.currency)), ("highest bid", leader(a)),
-        ("bids", str(a.bid_count)), ("version", str(a.version)),
+        ("starting price", money(a.starting_price, a.currency)),
+        ("highest bid", leader(a)),
+        ("bids", str(a.bid_count)),
+        ("version", str(a.version)),
     ]
     if a.HasField("closed_at"):
         rows.append(("winner", a.winner_id or "(none)"))
@@ -273,8 +293,11 @@ def watch(client: GavelClient, auction_id: str) -> None:
     def show(line: str) -> None:
         click.echo(f"\r\x1b[2K{line}" if live else line, nl=not live)
 
-    @retry(retry=retry_if_exception(_unavailable), wait=wait_exponential(max=5),
-           before_sleep=lambda _: show("(reconnecting…)"))
+    @retry(
+        retry=retry_if_exception(_unavailable),
+        wait=wait_exponential(max=5),
+        before_sleep=lambda _: show("(reconnecting…)"),
+    )
     def follow() -> None:
         for event in client.watch(auction_id):
             show(summary(event.auction))

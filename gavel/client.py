@@ -42,13 +42,23 @@ class GavelClient:
         return self.dev_auth.IssueDevToken(pb.IssueDevTokenRequest(user_id=user_id), timeout=self._timeout)
 
     def create_auction(
-        self, item: pb.Item, *, starting_price: int, currency: str, ends_in: timedelta,
-        starts_in: timedelta = timedelta(0), request_id: str | None = None,
+        self,
+        item: pb.Item,
+        *,
+        starting_price: int,
+        currency: str,
+        ends_in: timedelta,
+        starts_in: timedelta = timedelta(0),
+        request_id: str | None = None,
     ) -> pb.Auction:
         now = datetime.now(UTC)
         request = pb.CreateAuctionRequest(
-            item=item, start_date=timestamp(now + starts_in), end_date=timestamp(now + ends_in),
-            starting_price=starting_price, currency=currency, request_id=request_id or uuid.uuid4().hex,
+            item=item,
+            start_date=timestamp(now + starts_in),
+            end_date=timestamp(now + ends_in),
+            starting_price=starting_price,
+            currency=currency,
+            request_id=request_id or uuid.uuid4().hex,
         )
         return self.auctions.CreateAuction(request, metadata=self._metadata, timeout=self._timeout)
 
@@ -75,7 +85,9 @@ class GavelClient:
     def list_bids(self, auction_id: str) -> Iterator[pb.Bid]:
         token = ""
         while True:
-            page = self.bids.ListBids(pb.ListBidsRequest(auction_id=auction_id, page_token=token), timeout=self._timeout)
+            page = self.bids.ListBids(
+                pb.ListBidsRequest(auction_id=auction_id, page_token=token), timeout=self._timeout
+            )
             yield from page.bids
             if not (token := page.next_page_token):
                 return

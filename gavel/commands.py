@@ -62,4 +62,3 @@ def decode(data: bytes) -> PlaceBidCommand | CloseAuctionCommand:
         if value is not None and value.tzinfo is None:
             raise ValueError(f"{stamp} must carry a timezone")
     return command
-

@@ -101,9 +101,7 @@ async def execute(
     """
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    rf: ResponseFuture = session.execute_async(
-        query, params, execution_profile=profile, paging_state=paging_state
-    )
+    rf: ResponseFuture = session.execute_async(query, params, execution_profile=profile, paging_state=paging_state)
 
     def settle(_: Any = None) -> None:
         if not done.done():

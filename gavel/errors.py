@@ -47,9 +47,12 @@ class InvalidArgument(GavelError):
                 ]
             )
         )
-        return cast(grpc.Status, rpc_status.to_status(
-            status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(self), details=[detail])
-        ))
+        return cast(
+            grpc.Status,
+            rpc_status.to_status(
+                status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(self), details=[detail])
+            ),
+        )
 
 
 class NotFound(GavelError):

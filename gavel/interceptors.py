@@ -64,7 +64,9 @@ async def _write_all(behaviour: Handler, request: Any, context: ServicerContext)
                 raise asyncio.CancelledError() from None
 
 
-def _wrap(handler: MethodHandler | None, method: str, metadata: Mapping[str, str], around: Around) -> MethodHandler | None:
+def _wrap(
+    handler: MethodHandler | None, method: str, metadata: Mapping[str, str], around: Around
+) -> MethodHandler | None:
     """Returns ``handler`` with its behaviour run inside ``around`` (unary and server-stream)."""
     if handler is None:
         return None
@@ -92,7 +94,9 @@ def _wrap(handler: MethodHandler | None, method: str, metadata: Mapping[str, str
 
 
 class _AroundInterceptor(grpc.aio.ServerInterceptor):
-    def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> contextlib.AbstractAsyncContextManager[None]:
+    def around(
+        self, method: str, metadata: Mapping[str, str], context: ServicerContext
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
     async def intercept_service(

@@ -33,9 +33,7 @@ def _migrations() -> list[tuple[int, str, str]]:
 
 
 def _statements(cql_text: str) -> list[str]:
-    without_comments = "\n".join(
-        line for line in cql_text.splitlines() if not line.strip().startswith("--")
-    )
+    without_comments = "\n".join(line for line in cql_text.splitlines() if not line.strip().startswith("--"))
     return [s.strip() for s in without_comments.split(";") if s.strip()]
 
 
@@ -48,8 +46,7 @@ def migrate(session: Session, settings: Settings) -> list[str]:
     )
     session.set_keyspace(ks)
     session.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version int PRIMARY KEY, name text, applied_at timestamp)"
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)"
     )
     applied = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
     done = []

@@ -66,9 +66,7 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*spec.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    reflection.enable_server_reflection([*spec.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     async with contextlib.AsyncExitStack() as resources:
         await spec.setup(server, resources, settings)
         address = f"{settings.bind_host}:{spec.port(settings)}"

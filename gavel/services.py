@@ -41,13 +41,13 @@ class Service:
         return f"{self.name}_metrics_port"
 
     def host(self, settings: Settings) -> str:
-        return getattr(settings, self.host_setting)
+        return str(getattr(settings, self.host_setting))
 
     def port(self, settings: Settings) -> int:
-        return getattr(settings, self.port_setting)
+        return int(getattr(settings, self.port_setting))
 
     def metrics_port(self, settings: Settings) -> int:
-        return getattr(settings, self.metrics_port_setting)
+        return int(getattr(settings, self.metrics_port_setting))
 
     def target(self, settings: Settings) -> str:
         """``host:port`` where the others reach it."""

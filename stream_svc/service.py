@@ -43,7 +43,9 @@ class StreamService(pb_grpc.StreamServiceServicer):
         self._heartbeat_interval = heartbeat_interval
 
     async def WatchAuction(
-        self, request: pb.WatchAuctionRequest, context: grpc.aio.ServicerContext[pb.WatchAuctionRequest, pb.AuctionEvent]
+        self,
+        request: pb.WatchAuctionRequest,
+        context: grpc.aio.ServicerContext[pb.WatchAuctionRequest, pb.AuctionEvent],
     ) -> AsyncIterator[pb.AuctionEvent]:
         auction_id = parse_id(request.auction_id, "auction_id")
         # Subscribed first, read second: a change between the two arrives as an event, and
@@ -61,4 +63,3 @@ class StreamService(pb_grpc.StreamServiceServicer):
                 yield event
                 if is_final(event.auction):
                     return
-

@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import nats
@@ -51,8 +51,12 @@ def fuzz_settings(ci_examples: int) -> settings:
 
 
 #: The gRPC statuses bad input must never get (UNAVAILABLE is a 503 through Envoy).
-FORBIDDEN_CODES = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS,
-                   grpc.StatusCode.UNAVAILABLE}
+FORBIDDEN_CODES = {
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.DATA_LOSS,
+    grpc.StatusCode.UNAVAILABLE,
+}
 
 
 @dataclass
@@ -81,6 +85,7 @@ TALLY = Tally()
 
 # --- What the requests aim at ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class World:
     """Real things in the stack, so fuzzed requests reach past the id checks: an auction with
@@ -99,12 +104,14 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
 
 def build_world(settings: Settings, token_for: Callable[[str], str]) -> World:
     seller, bidder = f"fuzz-owner-{uuid.uuid4().hex[:8]}", f"fuzz-real-bidder-{uuid.uuid4().hex[:8]}"
-    end = datetime.now(timezone.utc) + timedelta(days=2)
+    end = datetime.now(UTC) + timedelta(days=2)
     with grpc.insecure_channel(settings.target("auction")) as channel:
         auctions = pb_grpc.AuctionServiceStub(channel)
         lots = [
             auctions.CreateAuction(
-                pb.CreateAuctionRequest(item=pb.Item(name=f"Fuzz lot {n}"), end_date=timestamp(end), starting_price=100),
+                pb.CreateAuctionRequest(
+                    item=pb.Item(name=f"Fuzz lot {n}"), end_date=timestamp(end), starting_price=100
+                ),
                 metadata=bearer(token_for(seller)),
             )
             for n in range(2)
@@ -113,14 +120,19 @@ def build_world(settings: Settings, token_for: Callable[[str], str]) -> World:
     with grpc.insecure_channel(settings.target("bid")) as channel:
         bids = pb_grpc.BidServiceStub(channel)
         placed = [
-            bids.PlaceBid(pb.PlaceBidRequest(auction_id=lots[0].auction_id, amount=amount, request_id=uuid.uuid4().hex),
-                          metadata=bearer(token_for(bidder)))
+            bids.PlaceBid(
+                pb.PlaceBidRequest(auction_id=lots[0].auction_id, amount=amount, request_id=uuid.uuid4().hex),
+                metadata=bearer(token_for(bidder)),
+            )
             for amount in (200, 300)
         ]
         history = bids.ListBids(pb.ListBidsRequest(auction_id=lots[0].auction_id, page_size=1))
         mine = bids.ListMyBids(pb.ListMyBidsRequest(page_size=1), metadata=bearer(token_for(bidder)))
-    tokens = {"ListAuctions": listed.next_page_token, "ListBids": history.next_page_token,
-              "ListMyBids": mine.next_page_token}
+    tokens = {
+        "ListAuctions": listed.next_page_token,
+        "ListBids": history.next_page_token,
+        "ListMyBids": mine.next_page_token,
+    }
     assert all(tokens.values()), f"every listing should have a second page: {tokens}"
     return World(lots[0].auction_id, placed[-1].bid_id, seller, bidder, tokens)
 
@@ -138,7 +150,11 @@ def altered_tokens(genuine: str) -> st.SearchStrategy[str]:
     wrong_key = PageTokens(DEV_PAGE_TOKEN_SECRET + "-guess", "x")
     numbers = st.one_of(
         st.sampled_from([2**63, 2**64, -(2**63) - 1, -1, 0, 2**53 + 1, 10**20, 253402300800000, -62135596800001]),
-        st.integers(), st.floats(allow_nan=False), st.text(max_size=5), st.none(), st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=5),
+        st.none(),
+        st.booleans(),
     )
 
     def changed(values: dict[str, object]) -> dict[str, object]:
@@ -147,7 +163,7 @@ def altered_tokens(genuine: str) -> st.SearchStrategy[str]:
     keys = sorted(cursor) or ["x"]
     forged = st.dictionaries(st.sampled_from(keys), numbers, min_size=1).map(changed)
     flipped = st.tuples(st.integers(0, len(genuine) - 1), st.characters(codec="ascii")).map(
-        lambda at_c: genuine[: at_c[0]] + at_c[1] + genuine[at_c[0] + 1:]
+        lambda at_c: genuine[: at_c[0]] + at_c[1] + genuine[at_c[0] + 1 :]
     )
     return st.one_of(
         forged.map(_unsigned),
@@ -169,14 +185,22 @@ TIMESTAMP_SECONDS = [253_402_300_799, 253_402_300_800, -62_135_596_800, -62_135_
 
 
 def text() -> st.SearchStrategy[str]:
-    return st.one_of(st.text(max_size=40), st.text(st.characters(codec="utf-8"), max_size=300),
-                     st.sampled_from(HUGE_STRINGS), st.just(""))
+    return st.one_of(
+        st.text(max_size=40),
+        st.text(st.characters(codec="utf-8"), max_size=300),
+        st.sampled_from(HUGE_STRINGS),
+        st.just(""),
+    )
 
 
 def _int_range(f: d.FieldDescriptor) -> tuple[int, int]:
     t = f.type
-    if t in (d.FieldDescriptor.TYPE_INT32, d.FieldDescriptor.TYPE_SINT32, d.FieldDescriptor.TYPE_SFIXED32,
-             d.FieldDescriptor.TYPE_ENUM):
+    if t in (
+        d.FieldDescriptor.TYPE_INT32,
+        d.FieldDescriptor.TYPE_SINT32,
+        d.FieldDescriptor.TYPE_SFIXED32,
+        d.FieldDescriptor.TYPE_ENUM,
+    ):
         return -(2**31), 2**31 - 1
     if t in (d.FieldDescriptor.TYPE_UINT32, d.FieldDescriptor.TYPE_FIXED32):
         return 0, 2**32 - 1
@@ -186,19 +210,27 @@ def _int_range(f: d.FieldDescriptor) -> tuple[int, int]:
 
 
 def integers(lo: int, hi: int) -> st.SearchStrategy[int]:
-    return st.one_of(st.sampled_from([b for b in INT_BOUNDS if lo <= b <= hi]), st.integers(lo, hi),
-                     st.integers(-1000, 10**6).filter(lambda n: lo <= n <= hi))
+    return st.one_of(
+        st.sampled_from([b for b in INT_BOUNDS if lo <= b <= hi]),
+        st.integers(lo, hi),
+        st.integers(-1000, 10**6).filter(lambda n: lo <= n <= hi),
+    )
 
 
 def timestamps() -> st.SearchStrategy[timestamp_pb2.Timestamp]:
-    now = int(datetime.now(timezone.utc).timestamp())
-    seconds = st.one_of(st.sampled_from(TIMESTAMP_SECONDS), st.integers(-(2**63), 2**63 - 1),
-                        st.integers(now - 86_400, now + 40 * 86_400))
+    now = int(datetime.now(UTC).timestamp())
+    seconds = st.one_of(
+        st.sampled_from(TIMESTAMP_SECONDS),
+        st.integers(-(2**63), 2**63 - 1),
+        st.integers(now - 86_400, now + 40 * 86_400),
+    )
     nanos = st.one_of(st.sampled_from([0, 999_999_999, 10**9, -1, 2**31 - 1, -(2**31)]), st.integers(0, 999_999_999))
     return st.builds(timestamp_pb2.Timestamp, seconds=seconds, nanos=nanos)
 
 
-def field_values(f: d.FieldDescriptor, hints: dict[str, st.SearchStrategy[object]], depth: int) -> st.SearchStrategy[object]:
+def field_values(
+    f: d.FieldDescriptor, hints: dict[str, st.SearchStrategy[object]], depth: int
+) -> st.SearchStrategy[object]:
     if f.name in hints:
         return hints[f.name]
     if f.type == d.FieldDescriptor.TYPE_MESSAGE:
@@ -217,8 +249,9 @@ def field_values(f: d.FieldDescriptor, hints: dict[str, st.SearchStrategy[object
     return integers(lo, hi)
 
 
-def messages(descriptor: d.Descriptor, hints: dict[str, st.SearchStrategy[object]] | None = None,
-             depth: int = 0) -> st.SearchStrategy[Message]:
+def messages(
+    descriptor: d.Descriptor, hints: dict[str, st.SearchStrategy[object]] | None = None, depth: int = 0
+) -> st.SearchStrategy[Message]:
     """Any message of this type: each field absent or set to a value of its type, the edges
     of its range included (Timestamps of any int64 seconds, enums of unknown numbers)."""
     hints = hints or {}
@@ -237,8 +270,16 @@ def messages(descriptor: d.Descriptor, hints: dict[str, st.SearchStrategy[object
 def hints_for(world: World, method: str) -> dict[str, st.SearchStrategy[object]]:
     """Per-field values that reach further than random text: the real ids and tokens, valid
     UUIDs that name nothing, and altered tokens; random text stays in the mix."""
-    ids = lambda real: st.one_of(st.just(real), st.uuids().map(str), text(), st.just(real.upper()),  # noqa: E731
-                                 st.just("{" + real + "}"))
+
+    def ids(real: str) -> st.SearchStrategy[object]:
+        return st.one_of(
+            st.just(real),
+            st.uuids().map(str),
+            text(),
+            st.just(real.upper()),
+            st.just("{" + real + "}"),
+        )
+
     hints: dict[str, st.SearchStrategy[object]] = {
         "auction_id": ids(world.auction_id),
         "bid_id": ids(world.bid_id),
@@ -253,6 +294,7 @@ def hints_for(world: World, method: str) -> dict[str, st.SearchStrategy[object]]
 
 
 # --- Nothing written by a rejected request --------------------------------------------------
+
 
 def sellers_auctions(settings: Settings, seller: str) -> set[str]:
     found: set[str] = set()

@@ -13,7 +13,6 @@ from gavel.services import SERVICES
 from gavel.settings import Settings
 
 
-
 class ServiceLogs:
     def __init__(self, settings: Settings) -> None:
         self._paths = {s.module: settings.data_dir / "logs" / f"{s.module}.log" for s in SERVICES}

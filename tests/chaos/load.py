@@ -25,8 +25,12 @@ from tests.integration.bidding import bearer
 
 #: Statuses a client retries with the same request id (the service said "not now", or the
 #: connection died before it said anything).
-RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
-             grpc.StatusCode.UNKNOWN}
+RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.UNKNOWN,
+}
 DECIDED = {pb.BID_STATUS_ACCEPTED, pb.BID_STATUS_REJECTED}
 
 
@@ -62,7 +66,7 @@ class BidLoad:
 
         try:
             await asyncio.wait_for(satisfied(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(
                 f"bid load: the wait was not satisfied in {timeout} s ({len(self.acknowledged)} answered,"
                 f" errors {dict(self.errors)})"
@@ -70,7 +74,9 @@ class BidLoad:
 
     def decided_after(self, moment: float) -> list[Sent]:
         """Answers with a decision to bids first sent after ``moment`` (monotonic)."""
-        return [s for s in self.acknowledged if s.sent_at > moment and s.reply is not None and s.reply.status in DECIDED]
+        return [
+            s for s in self.acknowledged if s.sent_at > moment and s.reply is not None and s.reply.status in DECIDED
+        ]
 
     async def run(self, stop: asyncio.Event, bidders: int = 6) -> None:
         async with grpc.aio.insecure_channel(self.settings.target("bid")) as channel:
@@ -81,8 +87,11 @@ class BidLoad:
         while not stop.is_set():
             sent = Sent(
                 token=random.choice(self.tokens),
-                request=pb.PlaceBidRequest(auction_id=random.choice(self.auctions), amount=random.randint(100, 10**6),
-                                           request_id=uuid.uuid4().hex),
+                request=pb.PlaceBidRequest(
+                    auction_id=random.choice(self.auctions),
+                    amount=random.randint(100, 10**6),
+                    request_id=uuid.uuid4().hex,
+                ),
                 sent_at=time.monotonic(),
             )
             self.sent.append(sent)
@@ -153,6 +162,8 @@ class Watcher:
 
         try:
             return await asyncio.wait_for(satisfied(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             seen = f"version {self.latest.version}, {self.latest.bid_count} bids" if self.latest else "nothing"
-            raise AssertionError(f"watcher of {self.auction_id}: not satisfied in {timeout} s; last saw {seen}") from None
+            raise AssertionError(
+                f"watcher of {self.auction_id}: not satisfied in {timeout} s; last saw {seen}"
+            ) from None

@@ -34,7 +34,15 @@ from gavel.settings import Settings
 from tests.chaos.load import DECIDED, BidLoad, Watcher
 from tests.chaos.report import FaultFigures, record
 from tests.integration.bid_log import commands_per_partition, consumer_creations, partitions
-from tests.integration.bidding import all_bids, bearer, bid_stub, check_history, create_auction, get_auction, new_bidders
+from tests.integration.bidding import (
+    all_bids,
+    bearer,
+    bid_stub,
+    check_history,
+    create_auction,
+    get_auction,
+    new_bidders,
+)
 
 AUCTIONS = 12
 #: Answered bids before the fault, and decided ones sent after recovery, per fault.
@@ -71,12 +79,17 @@ def _kill(name: str) -> Inject:
 async def _pause_worker_past_its_lease(stack: Stack, settings: Settings, tmp_path: Path, moments: Moments) -> None:
     """A second worker takes half the partitions; it is stopped (SIGSTOP) until the first
     worker has taken every one of them over, then let go on (it finds its leases gone)."""
-    second = settings.model_copy(update={
-        "bid_role": "worker", "worker_id": f"paused-{uuid.uuid4().hex[:6]}",
-        "bid_port": settings.bid_port + 30, "bid_metrics_port": settings.bid_metrics_port + 30,
-    })
-    worker = ManagedProcess("paused-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "paused.log",
-                            env=second.as_env())
+    second = settings.model_copy(
+        update={
+            "bid_role": "worker",
+            "worker_id": f"paused-{uuid.uuid4().hex[:6]}",
+            "bid_port": settings.bid_port + 30,
+            "bid_metrics_port": settings.bid_metrics_port + 30,
+        }
+    )
+    worker = ManagedProcess(
+        "paused-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "paused.log", env=second.as_env()
+    )
     half = settings.bid_partitions // 2
     try:
         async with consumer_creations(settings) as creations:
@@ -110,8 +123,9 @@ async def _restart_the_stack(stack: Stack, settings: Settings, tmp_path: Path, m
         await creations.until(set(range(settings.bid_partitions)) - taken)
     after, counts_after = await partitions(settings), await commands_per_partition(settings)
     moments.replayed = sum(p.replay for p in after.values())
-    moments.replay_bound = sum(p.unacknowledged for p in before.values()) + sum(counts_after.values()) - sum(
-        counts_before.values())
+    moments.replay_bound = (
+        sum(p.unacknowledged for p in before.values()) + sum(counts_after.values()) - sum(counts_before.values())
+    )
     assert moments.replayed <= moments.replay_bound, "the restart replayed commands that had been acknowledged"
 
 
@@ -138,7 +152,9 @@ async def _watchers(settings: Settings, auctions: list[str]) -> AsyncIterator[di
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_no_acknowledged_bid_is_lost(fault: str, stack: Stack, settings: Settings, token_for, tmp_path: Path) -> None:
+async def test_no_acknowledged_bid_is_lost(
+    fault: str, stack: Stack, settings: Settings, token_for, tmp_path: Path
+) -> None:
     seller = token_for(f"seller-{uuid.uuid4().hex[:6]}")
     auctions = [(await create_auction(settings, seller, starting_price=100)).auction_id for _ in range(AUCTIONS)]
     assert len({bus.partition_of(uuid.UUID(a), settings.bid_partitions) for a in auctions}) > 1
@@ -149,9 +165,9 @@ async def test_no_acknowledged_bid_is_lost(fault: str, stack: Stack, settings: S
     async with _watchers(settings, auctions) as watchers:
         running = asyncio.create_task(load.run(stop))
         try:
-            await load.until(lambda l: len(l.acknowledged) >= BEFORE)
+            await load.until(lambda b: len(b.acknowledged) >= BEFORE)
             await FAULTS[fault](stack, settings, tmp_path, moments)
-            await load.until(lambda l: len(l.decided_after(moments.answering)) >= AFTER)
+            await load.until(lambda b: len(b.decided_after(moments.answering)) >= AFTER)
         finally:
             stop.set()
             await running  # each bidder finishes (answers) the request it has in flight
@@ -204,15 +220,17 @@ async def test_no_acknowledged_bid_is_lost(fault: str, stack: Stack, settings: S
             assert fresh.status == pb.BID_STATUS_ACCEPTED
 
     decided_again = min(s.answered_at for s in load.decided_after(moments.struck))
-    record(FaultFigures(
-        fault=fault,
-        acknowledged=len(acknowledged),
-        lost=lost,
-        retried=sum(1 for s in acknowledged if s.attempts > 1),
-        pending_answers=sum(1 for s in acknowledged if s.reply.status == pb.BID_STATUS_PENDING),
-        answering_again_s=moments.answering - moments.struck,
-        decided_again_s=decided_again - moments.struck,
-        reconnects=sum(w.connections - 1 for w in watchers.values()),
-        replayed=moments.replayed,
-        replay_bound=moments.replay_bound,
-    ))
+    record(
+        FaultFigures(
+            fault=fault,
+            acknowledged=len(acknowledged),
+            lost=lost,
+            retried=sum(1 for s in acknowledged if s.attempts > 1),
+            pending_answers=sum(1 for s in acknowledged if s.reply.status == pb.BID_STATUS_PENDING),
+            answering_again_s=moments.answering - moments.struck,
+            decided_again_s=decided_again - moments.struck,
+            reconnects=sum(w.connections - 1 for w in watchers.values()),
+            replayed=moments.replayed,
+            replay_bound=moments.replay_bound,
+        )
+    )

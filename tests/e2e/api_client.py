@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import httpx
@@ -32,12 +32,12 @@ def rest(base_url: str, token: str | None = None) -> httpx.Client:
 
 def iso(moment: datetime) -> str:
     """A time as the REST API's JSON writes it (RFC 3339, UTC, milliseconds)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def create_request(**changes: object) -> pb.CreateAuctionRequest:
     """A valid CreateAuctionRequest (open now, ending in 5 hours), with ``changes`` applied."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fields: dict[str, object] = {
         "item": pb.Item(name="Typewriter"),
         "end_date": timestamp(now + timedelta(hours=5)),
@@ -48,11 +48,20 @@ def create_request(**changes: object) -> pb.CreateAuctionRequest:
     return pb.CreateAuctionRequest(**fields)
 
 
-def create_auction(base_url: str, token: str, *, name: str = "Test lot", starting_price: int = 1000,
-                   ends_in: timedelta = timedelta(hours=1), **fields: object) -> str:
+def create_auction(
+    base_url: str,
+    token: str,
+    *,
+    name: str = "Test lot",
+    starting_price: int = 1000,
+    ends_in: timedelta = timedelta(hours=1),
+    **fields: object,
+) -> str:
     """Creates an open auction over REST (``fields`` join or replace the JSON body's); its id."""
     body: dict[str, object] = {
-        "item": {"name": name}, "endDate": iso(datetime.now(timezone.utc) + ends_in), "startingPrice": starting_price,
+        "item": {"name": name},
+        "endDate": iso(datetime.now(UTC) + ends_in),
+        "startingPrice": starting_price,
         **fields,
     }
     with rest(base_url, token) as http:

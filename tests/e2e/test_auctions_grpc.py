@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -55,7 +55,7 @@ def test_statuses(target: str, token_for) -> None:
 
 
 def test_scheduled_auction_reports_scheduled(target: str, token_for) -> None:
-    start = datetime.now(timezone.utc) + timedelta(hours=1)
+    start = datetime.now(UTC) + timedelta(hours=1)
     with auction_stub(target) as stub:
         created = stub.CreateAuction(
             create_request(start_date=timestamp(start), end_date=timestamp(start + timedelta(hours=1))),
@@ -65,7 +65,8 @@ def test_scheduled_auction_reports_scheduled(target: str, token_for) -> None:
 
 
 @pytest.mark.parametrize(
-    ("server", "service"), [(s, name) for s in services.SERVICES for name in s.proto_services],
+    ("server", "service"),
+    [(s, name) for s in services.SERVICES for name in s.proto_services],
     ids=lambda v: v.module if isinstance(v, services.Service) else v,
 )
 def test_every_service_has_health_and_reflection(
@@ -75,5 +76,7 @@ def test_every_service_has_health_and_reflection(
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-        answers = list(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+        answers = list(
+            reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        )
         assert service in {s.name for s in answers[0].list_services_response.service}

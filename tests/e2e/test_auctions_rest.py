@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from gavel.settings import Settings
 from tests.e2e.api_client import iso, rest
 
 
 def seed_body(**changes: object) -> dict[str, object]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     body: dict[str, object] = {
         "item": {"name": "Vintage lamp", "description": "Brass, 1950s", "imageUrl": "https://img.example/lamp.jpg"},
         "startDate": iso(now),
@@ -55,7 +55,10 @@ def test_bad_body_is_400_naming_the_fields(base_url: str, token_for) -> None:
         details = reply.json()["details"][0]
         assert details["@type"] == "type.googleapis.com/google.rpc.BadRequest"
         assert {v["field"] for v in details["fieldViolations"]} == {
-            "item.name", "item.image_url", "starting_price", "currency"
+            "item.name",
+            "item.image_url",
+            "starting_price",
+            "currency",
         }
         # Nothing was written: the seller has no auctions.
         listed = http.get("/auctions", params={"sellerId": seller}).json()

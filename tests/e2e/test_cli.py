@@ -28,8 +28,9 @@ def gavel(gateway_target: str, tmp_path: Path):
 def test_a_seller_and_a_bidder_through_the_cli(gavel) -> None:
     seller, bidder = (f"{who}-{uuid.uuid4().hex[:6]}" for who in ("seller", "bidder"))
     assert gavel("token", "--user", seller).exit_code == 0
-    created = gavel("auction", "create", "--name", "Gramophone", "--starting-price", "12.50", "--currency", "eur",
-                    "--ends-in", "2h")
+    created = gavel(
+        "auction", "create", "--name", "Gramophone", "--starting-price", "12.50", "--currency", "eur", "--ends-in", "2h"
+    )
     assert created.exit_code == 0, created.output
     auction_id = created.stdout.strip()
 
@@ -54,7 +55,9 @@ def test_a_seller_and_a_bidder_through_the_cli(gavel) -> None:
 def test_watch_prints_the_state_until_the_auction_ends(gavel) -> None:
     seller, bidder = (f"{who}-{uuid.uuid4().hex[:6]}" for who in ("seller", "bidder"))
     gavel("token", "--user", seller)
-    auction_id = gavel("auction", "create", "--name", "Clock", "--starting-price", "5", "--ends-in", "2s").stdout.strip()
+    auction_id = gavel(
+        "auction", "create", "--name", "Clock", "--starting-price", "5", "--ends-in", "2s"
+    ).stdout.strip()
     gavel("token", "--user", bidder)
     assert gavel("bid", auction_id, "7.25").exit_code == 0
     watched = gavel("watch", auction_id)  # returns once the auction is closed

@@ -26,11 +26,19 @@ from hypothesis import strategies as st
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.settings import Settings
 from tests.fuzzing import (
-    FORBIDDEN_CODES, TALLY, World, altered_tokens, bid_log_position, bids_logged_since, build_world, fuzz_settings, hints_for,
-    sellers_auctions, text,
+    FORBIDDEN_CODES,
+    TALLY,
+    World,
+    altered_tokens,
+    bid_log_position,
+    bids_logged_since,
+    build_world,
+    fuzz_settings,
+    hints_for,
+    sellers_auctions,
+    text,
 )
 from tests.service_logs import ServiceLogs
-
 
 GRPC_FORBIDDEN = {code.value[0] for code in FORBIDDEN_CODES}
 
@@ -94,15 +102,43 @@ def unchanged(settings: Settings, caller: Caller):
 
 # --- JSON values ----------------------------------------------------------------------------
 
-HUGE_NUMBERS = ["1e400", "-1e400", "9223372036854775808", "-9223372036854775809", "18446744073709551616",
-                "1" * 400, "0.5", "NaN", "Infinity", "-0", "0x10", "1_000"]
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-                         text(), st.sampled_from(HUGE_NUMBERS))
-any_json = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                              st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                        max_leaves=12)
-TIMESTAMP_TEXT = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "10000-01-01T00:00:00Z",
-                  "2030-02-30T00:00:00Z", "2030-01-01T00:00:00", "2030-01-01T00:00:00+25:00", "now", ""]
+HUGE_NUMBERS = [
+    "1e400",
+    "-1e400",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "1" * 400,
+    "0.5",
+    "NaN",
+    "Infinity",
+    "-0",
+    "0x10",
+    "1_000",
+]
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    text(),
+    st.sampled_from(HUGE_NUMBERS),
+)
+any_json = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=12,
+)
+TIMESTAMP_TEXT = [
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999999Z",
+    "10000-01-01T00:00:00Z",
+    "2030-02-30T00:00:00Z",
+    "2030-01-01T00:00:00",
+    "2030-01-01T00:00:00+25:00",
+    "now",
+    "",
+]
 
 
 def field_json(f: d.FieldDescriptor, hints: dict[str, st.SearchStrategy[object]]) -> st.SearchStrategy[object]:
@@ -154,25 +190,55 @@ def requests(draw: st.DrawFn, route: Route, world: World, caller: Caller) -> tup
     params: dict[str, str] = {}
     body: bytes | None = None
     if route.body == "*":
-        shapes = st.one_of(message_json(route.method.input_type, hints).map(json.dumps), any_json.map(json.dumps),
-                           st.binary(max_size=200).map(lambda b: b.decode("latin-1")), st.just(""))
+        shapes = st.one_of(
+            message_json(route.method.input_type, hints).map(json.dumps),
+            any_json.map(json.dumps),
+            st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+            st.just(""),
+        )
         body = draw(shapes).encode()
     else:
         fields = [f for f in route.method.input_type.fields if f.name not in route.path_params]
-        known = st.fixed_dictionaries({}, optional={
-            (f.json_name if i % 2 == 0 else f.name): query_value(hints, f.name) for i, f in enumerate(fields)
-        })
-        params = draw(st.one_of(known, st.tuples(known, st.dictionaries(st.text(min_size=1, max_size=8),
-                                                                        st.text(max_size=8), max_size=2))
-                                .map(lambda kv: {**kv[0], **kv[1]})))
-    headers = draw(st.sampled_from([
-        {"authorization": f"Bearer {caller.token}"}, {"authorization": f"Bearer {caller.token}"},
-        {}, {"authorization": "Bearer garbage"}, {"authorization": "Basic Zm9vOmJhcg=="},
-    ]))
+        known = st.fixed_dictionaries(
+            {},
+            optional={
+                (f.json_name if i % 2 == 0 else f.name): query_value(hints, f.name) for i, f in enumerate(fields)
+            },
+        )
+        params = draw(
+            st.one_of(
+                known,
+                st.tuples(known, st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=8), max_size=2)).map(
+                    lambda kv: {**kv[0], **kv[1]}
+                ),
+            )
+        )
+    headers = draw(
+        st.sampled_from(
+            [
+                {"authorization": f"Bearer {caller.token}"},
+                {"authorization": f"Bearer {caller.token}"},
+                {},
+                {"authorization": "Bearer garbage"},
+                {"authorization": "Basic Zm9vOmJhcg=="},
+            ]
+        )
+    )
     if body is not None:
-        headers = {**headers, "content-type": draw(st.sampled_from(
-            ["application/json", "application/json", "text/plain", "application/x-www-form-urlencoded",
-             "application/grpc"]))}
+        headers = {
+            **headers,
+            "content-type": draw(
+                st.sampled_from(
+                    [
+                        "application/json",
+                        "application/json",
+                        "text/plain",
+                        "application/x-www-form-urlencoded",
+                        "application/grpc",
+                    ]
+                )
+            ),
+        }
     return route.verb.upper(), path, params, body, headers
 
 
@@ -181,7 +247,9 @@ def send(http: httpx.Client, route: Route, request: tuple[str, str, dict, bytes 
     with http.stream(verb, path, params=params, content=body, headers=headers) as reply:
         # A live event stream (WatchAuction of a real auction) answers its first event and is
         # then left: closing it cancels the stream through Envoy.
-        text_body = "" if route.method.server_streaming and reply.status_code == 200 else reply.read().decode(errors="replace")
+        text_body = (
+            "" if route.method.server_streaming and reply.status_code == 200 else reply.read().decode(errors="replace")
+        )
     assert reply.status_code < 500, f"{verb} {path} {params} answered {reply.status_code}: {text_body[:500]}"
     if reply.headers.get("content-type", "").startswith("application/grpc"):
         # A body sent as content-type application/grpc is routed as native gRPC, not
@@ -209,9 +277,9 @@ def test_rest_routes(route: Route, http: httpx.Client, world: World, caller: Cal
 
 
 @pytest.mark.parametrize("listing", ["ListAuctions", "ListBids", "ListMyBids"])
-def test_altered_page_tokens_are_400_on_page_token(listing: str, http: httpx.Client, world: World,
-                                                   caller: Caller, token_for: Callable[[str], str],
-                                                   unchanged: None) -> None:
+def test_altered_page_tokens_are_400_on_page_token(
+    listing: str, http: httpx.Client, world: World, caller: Caller, token_for: Callable[[str], str], unchanged: None
+) -> None:
     """Every paged method: a token whose numbers were altered is a 400 naming page_token."""
     route = next(r for r in ROUTES if r.method.name == listing)
     path = route.template.replace("{auction_id}", world.auction_id)

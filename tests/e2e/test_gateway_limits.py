@@ -32,7 +32,9 @@ BURST = 6 * LIMITED_RATE
 
 @pytest.fixture(scope="module")
 def auction_id(base_url: str, token_for) -> str:
-    return create_auction(base_url, token_for(f"seller-limits-{uuid.uuid4().hex[:6]}"), name="Kettle", starting_price=100)
+    return create_auction(
+        base_url, token_for(f"seller-limits-{uuid.uuid4().hex[:6]}"), name="Kettle", starting_price=100
+    )
 
 
 @pytest.fixture
@@ -50,13 +52,15 @@ def burst(call: Callable[[int], object], n: int = BURST) -> list:
 def upstream_requests(settings: Settings) -> dict[str, int]:
     """Requests Envoy has sent to each cluster so far (counted as each request is sent, so a
     reply in hand means its upstream request, if any, is already counted)."""
-    text = httpx.get(f"http://127.0.0.1:{settings.envoy_admin_port}/stats",
-                     params={"filter": r"^cluster\..*\.upstream_rq_total$"}).text
+    text = httpx.get(
+        f"http://127.0.0.1:{settings.envoy_admin_port}/stats", params={"filter": r"^cluster\..*\.upstream_rq_total$"}
+    ).text
     return {m[1]: int(m[2]) for m in re.finditer(r"^cluster\.(\w+)\.upstream_rq_total: (\d+)$", text, re.M)}
 
 
 def test_a_rest_burst_from_one_user_gets_429_with_a_retry_hint_while_others_are_served(
-        base_url: str, auction_id: str, token_for) -> None:
+    base_url: str, auction_id: str, token_for
+) -> None:
     with rest(base_url, token_for(LIMITED_USER)) as http:
         replies = burst(lambda i: http.post(f"/auctions/{auction_id}/bids", json={"amount": 1000 + i}))
     codes = [r.status_code for r in replies]
@@ -69,48 +73,71 @@ def test_a_rest_burst_from_one_user_gets_429_with_a_retry_hint_while_others_are_
         assert other.post(f"/auctions/{auction_id}/bids", json={"amount": 999_999}).status_code == 200
     # A token the gateway cannot verify names nobody: its sub does not get a budget of its own
     # (only the address's), and the service refuses it.
-    forged = jwt.encode({"sub": "someone-else", "aud": "gavel", "exp": 2**31}, "a-key-that-is-not-the-stack-secret-at-all", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "someone-else", "aud": "gavel", "exp": 2**31},
+        "a-key-that-is-not-the-stack-secret-at-all",
+        algorithm="HS256",
+    )
     with rest(base_url, forged) as http:
         assert http.post(f"/auctions/{auction_id}/bids", json={"amount": 5000}).status_code == 401
 
 
 def test_a_grpc_burst_from_one_user_gets_resource_exhausted_with_a_retry_hint(
-        envoy_channel: grpc.Channel, auction_id: str, token_for) -> None:
+    envoy_channel: grpc.Channel, auction_id: str, token_for
+) -> None:
     stub = pb_grpc.BidServiceStub(envoy_channel)
-    calls = [stub.PlaceBid.future(pb.PlaceBidRequest(auction_id=auction_id, amount=2000 + i),
-                                  metadata=bearer(token_for(LIMITED_USER)), timeout=30)
-             for i in range(BURST)]
+    calls = [
+        stub.PlaceBid.future(
+            pb.PlaceBidRequest(auction_id=auction_id, amount=2000 + i),
+            metadata=bearer(token_for(LIMITED_USER)),
+            timeout=30,
+        )
+        for i in range(BURST)
+    ]
     codes = [call.code() for call in calls]
     refused = [call for call in calls if call.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert refused, codes
     assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
     assert all(dict(call.trailing_metadata()).get("retry-after") == "1" for call in refused)
-    other = stub.PlaceBid(pb.PlaceBidRequest(auction_id=auction_id, amount=2_000_000),
-                          metadata=bearer(token_for(f"unlimited-{uuid.uuid4().hex[:6]}")), timeout=30)
+    other = stub.PlaceBid(
+        pb.PlaceBidRequest(auction_id=auction_id, amount=2_000_000),
+        metadata=bearer(token_for(f"unlimited-{uuid.uuid4().hex[:6]}")),
+        timeout=30,
+    )
     assert other.status == pb.BID_STATUS_ACCEPTED
 
 
 def test_one_client_address_is_limited_across_users_and_cannot_claim_another(
-        base_url: str, auction_id: str, token_for) -> None:
+    base_url: str, auction_id: str, token_for
+) -> None:
     """Every call of the burst is a different user (none near their own limit); the address is
     what runs out. A client writing its own x-forwarded-for does not become another address."""
     tokens = [token_for(f"crowd-{uuid.uuid4().hex[:8]}") for _ in range(BURST)]
     limited = httpx.Client(base_url=base_url, transport=httpx.HTTPTransport(local_address=LIMITED_ADDRESS), timeout=30)
     with limited:
-        replies = burst(lambda i: limited.post(
-            f"/auctions/{auction_id}/bids", json={"amount": 3000 + i},
-            headers={"authorization": f"Bearer {tokens[i]}", "x-forwarded-for": f"198.51.100.{i}"}))
+        replies = burst(
+            lambda i: limited.post(
+                f"/auctions/{auction_id}/bids",
+                json={"amount": 3000 + i},
+                headers={"authorization": f"Bearer {tokens[i]}", "x-forwarded-for": f"198.51.100.{i}"},
+            )
+        )
     codes = [r.status_code for r in replies]
     assert 429 in codes and set(codes) <= {200, 429}, codes
     with rest(base_url, tokens[0]) as elsewhere:  # the same user from another address
         assert elsewhere.post(f"/auctions/{auction_id}/bids", json={"amount": 3_000_000}).status_code == 200
 
 
-def test_a_client_opening_many_watches_is_refused_politely(envoy_channel: grpc.Channel, auction_id: str,
-                                                         token_for) -> None:
+def test_a_client_opening_many_watches_is_refused_politely(
+    envoy_channel: grpc.Channel, auction_id: str, token_for
+) -> None:
     stub = pb_grpc.StreamServiceStub(envoy_channel)
-    watches = [stub.WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id),
-                                 metadata=bearer(token_for(LIMITED_USER)), timeout=30) for _ in range(BURST)]
+    watches = [
+        stub.WatchAuction(
+            pb.WatchAuctionRequest(auction_id=auction_id), metadata=bearer(token_for(LIMITED_USER)), timeout=30
+        )
+        for _ in range(BURST)
+    ]
     try:
         outcomes = []
         for watch in watches:
@@ -136,9 +163,11 @@ def test_a_1_mib_rest_body_gets_413_at_the_gateway(base_url: str, settings: Sett
 
 
 def test_an_oversized_grpc_message_gets_resource_exhausted_at_the_gateway_and_at_the_service(
-        envoy_channel: grpc.Channel, settings: Settings, token_for) -> None:
-    request = pb.CreateAuctionRequest(item=pb.Item(name="Rug", description="x" * (settings.max_request_bytes + 20_000)),
-                                      starting_price=100)
+    envoy_channel: grpc.Channel, settings: Settings, token_for
+) -> None:
+    request = pb.CreateAuctionRequest(
+        item=pb.Item(name="Rug", description="x" * (settings.max_request_bytes + 20_000)), starting_price=100
+    )
     metadata = bearer(token_for(f"seller-big-{uuid.uuid4().hex[:6]}"))
     before = upstream_requests(settings)
     with pytest.raises(grpc.RpcError) as at_gateway:
@@ -146,19 +175,21 @@ def test_an_oversized_grpc_message_gets_resource_exhausted_at_the_gateway_and_at
     assert at_gateway.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert upstream_requests(settings) == before
     # A caller inside the cluster that reaches the service directly meets the same cap.
-    with grpc.insecure_channel(settings.target("auction")) as direct:
-        with pytest.raises(grpc.RpcError) as at_service:
-            pb_grpc.AuctionServiceStub(direct).CreateAuction(request, metadata=metadata, timeout=30)
+    with grpc.insecure_channel(settings.target("auction")) as direct, pytest.raises(grpc.RpcError) as at_service:
+        pb_grpc.AuctionServiceStub(direct).CreateAuction(request, metadata=metadata, timeout=30)
     assert at_service.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-PREFLIGHT = {"access-control-request-method": "POST",
-             "access-control-request-headers": "authorization,content-type,x-grpc-web"}
+PREFLIGHT = {
+    "access-control-request-method": "POST",
+    "access-control-request-headers": "authorization,content-type,x-grpc-web",
+}
 
 
 @pytest.mark.parametrize("path", ["/auction.v1.BidService/PlaceBid", "/auctions/some-id/bids"])
-def test_a_preflight_from_a_foreign_origin_is_answered_at_the_gateway(base_url: str, settings: Settings,
-                                                                     path: str) -> None:
+def test_a_preflight_from_a_foreign_origin_is_answered_at_the_gateway(
+    base_url: str, settings: Settings, path: str
+) -> None:
     before = upstream_requests(settings)
     with httpx.Client(base_url=base_url) as http:
         evil = http.options(path, headers={"origin": "http://evil.test", **PREFLIGHT})

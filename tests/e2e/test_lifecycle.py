@@ -22,7 +22,9 @@ from tests.local_stack import stack_settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_sigterm_drains_a_service_and_a_restart_serves_the_same_data(stack: Stack, settings: Settings, token_for) -> None:
+def test_sigterm_drains_a_service_and_a_restart_serves_the_same_data(
+    stack: Stack, settings: Settings, token_for
+) -> None:
     target = services.AUCTION.target(settings)
     with auction_stub(target) as stub:
         created = stub.CreateAuction(create_request(), metadata=bearer(token_for("s")))
@@ -58,16 +60,28 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
     data_dir = tmp_path / f"up-{uuid.uuid4().hex[:8]}"
     settings = stack_settings(data_dir).model_copy(
         update={
-            "auction_port": 35051, "bid_port": 35052, "stream_port": 35053,
-            "auction_metrics_port": 39101, "bid_metrics_port": 39102, "stream_metrics_port": 39103,
-            "envoy_port": 38080, "envoy_admin_port": 39901, "cassandra_port": 39042,
-            "cassandra_storage_port": 37000, "nats_port": 34222, "nats_monitor_port": 38222,
+            "auction_port": 35051,
+            "bid_port": 35052,
+            "stream_port": 35053,
+            "auction_metrics_port": 39101,
+            "bid_metrics_port": 39102,
+            "stream_metrics_port": 39103,
+            "envoy_port": 38080,
+            "envoy_admin_port": 39901,
+            "cassandra_port": 39042,
+            "cassandra_storage_port": 37000,
+            "nats_port": 34222,
+            "nats_monitor_port": 38222,
             "nats_url": "nats://127.0.0.1:34222",
         }
     )
     launcher = subprocess.Popen(
         [sys.executable, "-m", "devstack", "up"],
-        cwd=ROOT, env=settings.as_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=settings.as_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert launcher.stdout is not None
@@ -83,8 +97,12 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
         # The banner's example works as printed: its token and its request create an auction.
         token = next(line.split("TOKEN=", 1)[1].strip() for line in banner if "export TOKEN=" in line)
         body = next(line.split("-d '", 1)[1].rstrip().removesuffix("'") for line in banner if " -d '" in line)
-        created = httpx.post(f"http://127.0.0.1:{settings.envoy_port}/auctions", content=body,
-                             headers={"authorization": f"Bearer {token}"}, timeout=30)
+        created = httpx.post(
+            f"http://127.0.0.1:{settings.envoy_port}/auctions",
+            content=body,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=30,
+        )
         assert created.status_code == 200, created.text
         assert created.json()["status"] == "AUCTION_STATUS_OPEN"
         assert _processes_mentioning(str(data_dir.resolve()))  # cassandra, nats, envoy are running
@@ -94,6 +112,10 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
         if launcher.poll() is None:
             launcher.kill()
     assert _processes_mentioning(str(data_dir.resolve())) == []
-    ports = [settings.envoy_port, settings.cassandra_port, settings.nats_port,
-             *(port for s in services.SERVICES for port in (s.port(settings), s.metrics_port(settings)))]
+    ports = [
+        settings.envoy_port,
+        settings.cassandra_port,
+        settings.nats_port,
+        *(port for s in services.SERVICES for port in (s.port(settings), s.metrics_port(settings))),
+    ]
     assert [p for p in ports if _port_open(p)] == []

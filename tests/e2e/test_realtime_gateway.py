@@ -32,7 +32,7 @@ class SseReader:
                 for line in reply.iter_lines():
                     if line.startswith("data:"):
                         with self._changed:
-                            self.events.append(json.loads(line[len("data:"):]))
+                            self.events.append(json.loads(line[len("data:") :]))
                             self._changed.notify_all()
         except httpx.HTTPError:
             pass  # closed by the test
@@ -54,8 +54,10 @@ def test_sse_delivers_events_in_version_order_as_bids_land(base_url: str, token_
     try:
         reader.until_version(0)
         with rest(base_url, token_for(f"bidder-{uuid.uuid4().hex[:6]}")) as http:
-            replies = [http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).json()
-                       for amount in (150, 120, 300, 400)]
+            replies = [
+                http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).json()
+                for amount in (150, 120, 300, 400)
+            ]
         reader.until_version(int(replies[-1]["auctionVersion"]))
     finally:
         reader.close()
@@ -71,8 +73,10 @@ def test_sse_delivers_events_in_version_order_as_bids_land(base_url: str, token_
 
 
 def test_cors_preflight_allows_local_origins_only(base_url: str) -> None:
-    asked = {"access-control-request-method": "POST",
-             "access-control-request-headers": "authorization,content-type,x-grpc-web"}
+    asked = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type,x-grpc-web",
+    }
     with httpx.Client(base_url=base_url) as http:
         local = http.options("/auction.v1.BidService/PlaceBid", headers={"origin": "http://localhost:5173", **asked})
         foreign = http.options("/auction.v1.BidService/PlaceBid", headers={"origin": "https://evil.example", **asked})
@@ -113,18 +117,28 @@ def test_grpc_web_reaches_every_service(base_url: str, token_for) -> None:
     auction_id = create_auction(base_url, token_for("seller-grpcweb"), name="Radio", starting_price=100)
     headers = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
     with httpx.Client(base_url=base_url) as http:
-        got = http.post("/auction.v1.AuctionService/GetAuction", headers=headers,
-                        content=grpc_web_frame(pb.GetAuctionRequest(auction_id=auction_id).SerializeToString()))
-        bids = http.post("/auction.v1.BidService/ListBids", headers=headers,
-                         content=grpc_web_frame(pb.ListBidsRequest(auction_id=auction_id).SerializeToString()))
-        with http.stream("POST", "/auction.v1.StreamService/WatchAuction", headers=headers,
-                         content=grpc_web_frame(pb.WatchAuctionRequest(auction_id=auction_id).SerializeToString())) as watch:
+        got = http.post(
+            "/auction.v1.AuctionService/GetAuction",
+            headers=headers,
+            content=grpc_web_frame(pb.GetAuctionRequest(auction_id=auction_id).SerializeToString()),
+        )
+        bids = http.post(
+            "/auction.v1.BidService/ListBids",
+            headers=headers,
+            content=grpc_web_frame(pb.ListBidsRequest(auction_id=auction_id).SerializeToString()),
+        )
+        with http.stream(
+            "POST",
+            "/auction.v1.StreamService/WatchAuction",
+            headers=headers,
+            content=grpc_web_frame(pb.WatchAuctionRequest(auction_id=auction_id).SerializeToString()),
+        ) as watch:
             first = b""
             for chunk in watch.iter_bytes():
                 first += chunk
                 if len(first) >= 5 and len(first) >= 5 + struct.unpack(">I", first[1:5])[0]:
                     break
-    assert pb.Auction.FromString(got.content[5:5 + struct.unpack(">I", got.content[1:5])[0]]).auction_id == auction_id
+    assert pb.Auction.FromString(got.content[5 : 5 + struct.unpack(">I", got.content[1:5])[0]]).auction_id == auction_id
     assert b"grpc-status:0" in bids.content.replace(b" ", b"")
-    event = pb.AuctionEvent.FromString(first[5:5 + struct.unpack(">I", first[1:5])[0]])
+    event = pb.AuctionEvent.FromString(first[5 : 5 + struct.unpack(">I", first[1:5])[0]])
     assert event.auction.auction_id == auction_id

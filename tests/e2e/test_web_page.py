@@ -217,7 +217,9 @@ def test_the_page_shows_the_winner_when_the_auction_ends(base_url: str, token_fo
     screenshot(dave, "ended")
 
 
-def test_the_watch_resumes_after_the_stream_service_restarts(stack: Stack, base_url: str, token_for, open_page: OpenPage) -> None:
+def test_the_watch_resumes_after_the_stream_service_restarts(
+    stack: Stack, base_url: str, token_for, open_page: OpenPage
+) -> None:
     auction_id = create_auction(base_url, token_for(unique("seller")), unique("Radio"))
     erin = open_page(unique("erin"))
     watch(erin, auction_id)
@@ -262,7 +264,9 @@ def fake_first_call(page: Page, calls: collections.Counter[str], method: str, bo
     page.route(f"**/auction.v1.{method}", handle)
 
 
-def test_skipped_versions_make_the_page_reread_the_history(base_url: str, gateway_target: str, token_for, open_page: OpenPage) -> None:
+def test_skipped_versions_make_the_page_reread_the_history(
+    base_url: str, gateway_target: str, token_for, open_page: OpenPage
+) -> None:
     """A conflated stream skips versions; the page must then re-read ListBids, not trust its events.
 
     The page is made to start behind (its first GetAuction and ListBids answered with the state
@@ -317,7 +321,9 @@ def test_an_ended_auction_keeps_watching_until_the_winner_is_decided(
         reply = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1100})
         assert reply.json()["status"] == "BID_STATUS_ACCEPTED", reply.text
     with grpc.insecure_channel(gateway_target) as channel:
-        events = pb_grpc.StreamServiceStub(channel).WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id), timeout=60)
+        events = pb_grpc.StreamServiceStub(channel).WatchAuction(
+            pb.WatchAuctionRequest(auction_id=auction_id), timeout=60
+        )
         closed = next(e.auction for e in events if e.HasField("auction") and e.auction.HasField("closed_at"))
     assert closed.winner_id == ivy
     before_close = pb.Auction()

@@ -109,7 +109,7 @@ class Creations:
 
         try:
             return await asyncio.wait_for(enough(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(
                 f"partitions taken within {timeout} s: {sorted(set(self.created))}; wanted {wanted}"
             ) from None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import nats
@@ -22,11 +23,19 @@ def bearer(token: str) -> tuple[tuple[str, str]]:
     return (("authorization", f"Bearer {token}"),)
 
 
-async def create_auction(settings: Settings, token: str, *, starting_price: int = 100,
-                         ends_in: timedelta = timedelta(hours=1), starts_in: timedelta | None = None) -> pb.Auction:
-    now = datetime.now(timezone.utc)
+async def create_auction(
+    settings: Settings,
+    token: str,
+    *,
+    starting_price: int = 100,
+    ends_in: timedelta = timedelta(hours=1),
+    starts_in: timedelta | None = None,
+) -> pb.Auction:
+    now = datetime.now(UTC)
     request = pb.CreateAuctionRequest(
-        item=pb.Item(name="Test lot"), end_date=timestamp(now + ends_in), starting_price=starting_price,
+        item=pb.Item(name="Test lot"),
+        end_date=timestamp(now + ends_in),
+        starting_price=starting_price,
     )
     if starts_in is not None:
         request.start_date.CopyFrom(timestamp(now + starts_in))
@@ -86,11 +95,12 @@ class EventWatch:
 
         try:
             return await asyncio.wait_for(satisfied(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             last = self.events[-1].auction if self.events else None
             seen = f"version {last.version}, {last.bid_count} bids" if last else "no event"
-            raise AssertionError(f"auction {self.auction_id}: no event satisfied the wait in {timeout} s;"
-                                 f" the last one had {seen}") from None
+            raise AssertionError(
+                f"auction {self.auction_id}: no event satisfied the wait in {timeout} s; the last one had {seen}"
+            ) from None
 
 
 @asynccontextmanager
@@ -113,7 +123,7 @@ def check_history(bids: list[pb.Bid], final: pb.Auction) -> None:
     versions = [b.auction_version for b in in_order]
     assert len(versions) == len(set(versions)), "two decisions share a version"
     accepted = [b.amount for b in in_order if b.status == pb.BID_STATUS_ACCEPTED]
-    assert all(a < b for a, b in zip(accepted, accepted[1:])), "accepted amounts must strictly increase"
+    assert all(a < b for a, b in itertools.pairwise(accepted)), "accepted amounts must strictly increase"
     assert final.highest_bid == (accepted[-1] if accepted else 0)
     assert final.bid_count == len(bids)
     assert all(b.status in (pb.BID_STATUS_ACCEPTED, pb.BID_STATUS_REJECTED) for b in bids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,13 +24,19 @@ TOKENS = PageTokens("test-page-token-secret", "test/ListAuctions")
 def epoch() -> datetime:
     """A moment no other test uses: somewhere in a random far-future year, on a whole hour."""
     year = random.randint(2200, 9000)
-    return datetime(year, 1, 1, tzinfo=timezone.utc) + timedelta(hours=random.randint(0, 8000))
+    return datetime(year, 1, 1, tzinfo=UTC) + timedelta(hours=random.randint(0, 8000))
 
 
 def make(seller: str, start: datetime, end: datetime, name: str = "Lamp") -> Auction:
     return Auction(
-        auction_id=uuid.uuid4(), seller_id=seller, item=Item(name, "desc", "https://img.example/x.jpg"),
-        start_date=start, end_date=end, starting_price=1000, currency="EUR", created_at=start,
+        auction_id=uuid.uuid4(),
+        seller_id=seller,
+        item=Item(name, "desc", "https://img.example/x.jpg"),
+        start_date=start,
+        end_date=end,
+        starting_price=1000,
+        currency="EUR",
+        created_at=start,
     )
 
 
@@ -129,6 +135,6 @@ async def test_stale_end_hint_is_skipped(store: AuctionStore, cql_session: objec
 
 @pytest.mark.parametrize("page_size", [1, 3])
 async def test_empty_future_lists_nothing(store: AuctionStore, page_size: int) -> None:
-    far = datetime(9990, 1, 1, tzinfo=timezone.utc)
+    far = datetime(9990, 1, 1, tzinfo=UTC)
     page, token = await list_auctions(store, Query(Status.OPEN, "", page_size), "", far, TOKENS)
     assert (page, token) == ([], "")

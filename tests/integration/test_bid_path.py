@@ -14,7 +14,14 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.errors import field_violations
 from gavel.settings import Settings
 from tests.integration.bidding import (
-    all_bids, bearer, bid_stub, check_history, check_leader_chain, create_auction, get_auction, new_bidders,
+    all_bids,
+    bearer,
+    bid_stub,
+    check_history,
+    check_leader_chain,
+    create_auction,
+    get_auction,
+    new_bidders,
     watching,
 )
 
@@ -23,11 +30,13 @@ async def _bid_storm(settings: Settings, token_for, auction_ids: list[str], task
     """``tasks`` concurrent bidders, each placing ``per_task`` random bids over the auctions."""
     tokens = [token_for(b) for b in new_bidders(tasks)]
     async with bid_stub(settings) as stub:
+
         async def bidder(token: str) -> list[pb.Bid]:
             replies = []
             for _ in range(per_task):
                 request = pb.PlaceBidRequest(
-                    auction_id=random.choice(auction_ids), amount=random.randint(50, 1_000_000),
+                    auction_id=random.choice(auction_ids),
+                    amount=random.randint(50, 1_000_000),
                     request_id=uuid.uuid4().hex,
                 )
                 replies.append(await stub.PlaceBid(request, metadata=bearer(token)))
@@ -47,7 +56,9 @@ async def test_concurrent_bidders_agree_on_every_outcome(
     replies = await _bid_storm(settings, token_for, ids, tasks=50, per_task=20)
 
     assert len(replies) == 1000
-    assert all(r.status in (pb.BID_STATUS_ACCEPTED, pb.BID_STATUS_REJECTED) for r in replies), "every call gets an outcome"
+    assert all(r.status in (pb.BID_STATUS_ACCEPTED, pb.BID_STATUS_REJECTED) for r in replies), (
+        "every call gets an outcome"
+    )
     async with bid_stub(settings) as stub:
         for auction_id in ids:
             history = await all_bids(stub, auction_id)
@@ -76,8 +87,11 @@ async def test_rules_and_reasons(stack: object, settings: Settings, token_for) -
     auction = await create_auction(settings, token_for("seller-rules"), starting_price=1000)
     alice, bob = token_for("alice"), token_for("bob")
     async with bid_stub(settings) as stub:
+
         async def place(token: str, amount: int) -> pb.Bid:
-            return await stub.PlaceBid(pb.PlaceBidRequest(auction_id=auction.auction_id, amount=amount), metadata=bearer(token))
+            return await stub.PlaceBid(
+                pb.PlaceBidRequest(auction_id=auction.auction_id, amount=amount), metadata=bearer(token)
+            )
 
         low = await place(alice, 999)
         first = await place(alice, 1000)
@@ -102,23 +116,35 @@ async def test_bad_bids_change_nothing(stack: object, settings: Settings, token_
         assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert {v.field for v in field_violations(bad.value)} == {"auction_id", "amount"}
         with pytest.raises(grpc.aio.AioRpcError) as missing:
-            await stub.PlaceBid(pb.PlaceBidRequest(auction_id=str(uuid.uuid4()), amount=500), metadata=bearer(token_for("x")))
+            await stub.PlaceBid(
+                pb.PlaceBidRequest(auction_id=str(uuid.uuid4()), amount=500), metadata=bearer(token_for("x"))
+            )
         assert missing.value.code() is grpc.StatusCode.NOT_FOUND
         with pytest.raises(grpc.aio.AioRpcError) as own:
-            await stub.PlaceBid(pb.PlaceBidRequest(auction_id=auction.auction_id, amount=500), metadata=bearer(seller_token))
+            await stub.PlaceBid(
+                pb.PlaceBidRequest(auction_id=auction.auction_id, amount=500), metadata=bearer(seller_token)
+            )
         assert own.value.code() is grpc.StatusCode.PERMISSION_DENIED
         assert await all_bids(stub, auction.auction_id) == []
 
 
 async def test_bid_before_start_and_closing_with_the_winner(stack: object, settings: Settings, token_for) -> None:
-    early = await create_auction(settings, token_for("seller-early"), starts_in=timedelta(hours=1), ends_in=timedelta(hours=2))
+    early = await create_auction(
+        settings, token_for("seller-early"), starts_in=timedelta(hours=1), ends_in=timedelta(hours=2)
+    )
     auction = await create_auction(settings, token_for("seller-close"), ends_in=timedelta(seconds=3))
     async with bid_stub(settings) as stub, watching(settings, auction.auction_id) as events:
-        too_early = await stub.PlaceBid(pb.PlaceBidRequest(auction_id=early.auction_id, amount=500), metadata=bearer(token_for("carol")))
-        winning = await stub.PlaceBid(pb.PlaceBidRequest(auction_id=auction.auction_id, amount=700), metadata=bearer(token_for("carol")))
+        too_early = await stub.PlaceBid(
+            pb.PlaceBidRequest(auction_id=early.auction_id, amount=500), metadata=bearer(token_for("carol"))
+        )
+        winning = await stub.PlaceBid(
+            pb.PlaceBidRequest(auction_id=auction.auction_id, amount=700), metadata=bearer(token_for("carol"))
+        )
         # The closer appends the close at the end time; the event says so.
         ended = await events.until(lambda a: a.status == pb.AUCTION_STATUS_ENDED and a.winner_id != "", timeout=30)
-        late = await stub.PlaceBid(pb.PlaceBidRequest(auction_id=auction.auction_id, amount=9000), metadata=bearer(token_for("dave")))
+        late = await stub.PlaceBid(
+            pb.PlaceBidRequest(auction_id=auction.auction_id, amount=9000), metadata=bearer(token_for("dave"))
+        )
     assert too_early.reject_reason == pb.BID_REJECT_REASON_AUCTION_NOT_STARTED
     assert winning.status == pb.BID_STATUS_ACCEPTED
     assert ended.winner_id == "carol" and ended.highest_bid == 700

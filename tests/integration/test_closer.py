@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import nats
 import pytest
-from pydantic import ValidationError
 from cassandra.cluster import Session
+from pydantic import ValidationError
 
 from auction_svc.closer import Closer
 from gavel import bus, commands
@@ -26,7 +26,9 @@ async def js(stack: object, settings: Settings) -> AsyncIterator[nats.js.JetStre
     await nc.close()
 
 
-async def _closes_for(js: nats.js.JetStreamContext, auction_ids: set[uuid.UUID]) -> list[tuple[str, commands.CloseAuctionCommand]]:
+async def _closes_for(
+    js: nats.js.JetStreamContext, auction_ids: set[uuid.UUID]
+) -> list[tuple[str, commands.CloseAuctionCommand]]:
     """Every close command in the log for these auctions, with its subject (an ordered
     consumer reading the log to its end)."""
     found = []
@@ -50,15 +52,23 @@ async def _closes_for(js: nats.js.JetStreamContext, auction_ids: set[uuid.UUID])
 async def test_closer_resumes_where_it_stopped_and_closes_once(
     js: nats.js.JetStreamContext, cql_session: Session, store: AuctionStore, settings: Settings
 ) -> None:
-    epoch = datetime(random.randint(3000, 8000), 6, 1, tzinfo=timezone.utc)
+    epoch = datetime(random.randint(3000, 8000), 6, 1, tzinfo=UTC)
     clock_now = epoch
 
     def clock() -> datetime:
         return clock_now
 
     def lot(ends: timedelta) -> Auction:
-        return Auction(uuid.uuid4(), "seller-closer", Item("Lot"), epoch - timedelta(days=1), epoch + ends,
-                       100, "USD", epoch - timedelta(days=1))
+        return Auction(
+            uuid.uuid4(),
+            "seller-closer",
+            Item("Lot"),
+            epoch - timedelta(days=1),
+            epoch + ends,
+            100,
+            "USD",
+            epoch - timedelta(days=1),
+        )
 
     first_wave = [lot(timedelta(minutes=m)) for m in (-90, -30, -1)]  # ended, over two hours
     second_wave = [lot(timedelta(minutes=m)) for m in (20, 70)]

@@ -26,8 +26,17 @@ from gavel.auth import mint_dev_token
 from gavel.services import SERVICES
 from gavel.settings import Settings
 from tests.fuzzing import (
-    FORBIDDEN_CODES, TALLY, World, bearer, bid_log_position, bids_logged_since, build_world, fuzz_settings,
-    hints_for, messages, sellers_auctions,
+    FORBIDDEN_CODES,
+    TALLY,
+    World,
+    bearer,
+    bid_log_position,
+    bids_logged_since,
+    build_world,
+    fuzz_settings,
+    hints_for,
+    messages,
+    sellers_auctions,
 )
 from tests.service_logs import ServiceLogs
 
@@ -55,7 +64,10 @@ class Caller:
     def metadata(self, token_for: Callable[[str], str]) -> st.SearchStrategy[tuple[tuple[str, str], ...]]:
         s = self.settings
         wrong = [
-            (), bearer("garbage"), (("authorization", "Basic Zm9vOmJhcg=="),), (("authorization", "Bearer "),),
+            (),
+            bearer("garbage"),
+            (("authorization", "Basic Zm9vOmJhcg=="),),
+            (("authorization", "Bearer "),),
             bearer(mint_dev_token(self.user, "not-the-secret", s.jwt_audience)),
             bearer(mint_dev_token(self.user, s.jwt_secret, "not-gavel")),
             bearer(mint_dev_token(self.user, s.jwt_secret, s.jwt_audience, ttl_s=-60)),
@@ -85,8 +97,14 @@ def unchanged(settings: Settings, caller: Caller):
     assert bids_logged_since(settings, position, {caller.user}) == caller.bids
 
 
-def call(settings: Settings, method: d.MethodDescriptor, payload: bytes, metadata: tuple[tuple[str, str], ...],
-         caller: Caller, transport: str) -> None:
+def call(
+    settings: Settings,
+    method: d.MethodDescriptor,
+    payload: bytes,
+    metadata: tuple[tuple[str, str], ...],
+    caller: Caller,
+    transport: str,
+) -> None:
     """Sends one request (already encoded) and checks its answer; OK answers are remembered."""
     path = f"/{method.containing_service.full_name}/{method.name}"
     output = message_factory.GetMessageClass(method.output_type)
@@ -94,7 +112,8 @@ def call(settings: Settings, method: d.MethodDescriptor, payload: bytes, metadat
         try:
             if method.server_streaming:
                 stream = channel.unary_stream(path, response_deserializer=output.FromString)(
-                    payload, metadata=metadata, timeout=CALL_TIMEOUT)
+                    payload, metadata=metadata, timeout=CALL_TIMEOUT
+                )
                 try:
                     next(stream)  # the first event is the answer; a watcher may then leave
                 except StopIteration:
@@ -104,7 +123,8 @@ def call(settings: Settings, method: d.MethodDescriptor, payload: bytes, metadat
                 answer: object = None
             else:
                 answer = channel.unary_unary(path, response_deserializer=output.FromString)(
-                    payload, metadata=metadata, timeout=CALL_TIMEOUT)
+                    payload, metadata=metadata, timeout=CALL_TIMEOUT
+                )
             code = grpc.StatusCode.OK
         except grpc.RpcError as exc:
             code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
@@ -123,8 +143,14 @@ def method_id(method: d.MethodDescriptor) -> str:
 
 
 @pytest.mark.parametrize("method", METHODS, ids=method_id)
-def test_generated_messages(method: d.MethodDescriptor, settings: Settings, world: World, caller: Caller,
-                            unchanged: None, token_for: Callable[[str], str]) -> None:
+def test_generated_messages(
+    method: d.MethodDescriptor,
+    settings: Settings,
+    world: World,
+    caller: Caller,
+    unchanged: None,
+    token_for: Callable[[str], str],
+) -> None:
     requests = messages(method.input_type, hints_for(world, method.name))
 
     @fuzz_settings(ci_examples=100)
@@ -147,11 +173,23 @@ def _varint(n: int) -> bytes:
 
 # A wire record: any field number with any wire type and payload, so known fields arrive with
 # the wrong type, unknown fields appear, and lengths lie.
-wire_records = st.tuples(st.integers(1, 2**29 - 1), st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7]),
-                         st.integers(0, 2**64 - 1), st.binary(max_size=40)).map(
-    lambda r: _varint(r[0] << 3 | r[1]) + (
-        _varint(r[2]) if r[1] == 0 else r[3][:8].ljust(8, b"\0") if r[1] == 1 else r[3][:4].ljust(4, b"\0")
-        if r[1] == 5 else _varint(len(r[3]) + (r[2] % 3) - 1) + r[3]
+wire_records = st.tuples(
+    st.integers(1, 2**29 - 1),
+    st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7]),
+    st.integers(0, 2**64 - 1),
+    st.binary(max_size=40),
+).map(
+    lambda r: (
+        _varint(r[0] << 3 | r[1])
+        + (
+            _varint(r[2])
+            if r[1] == 0
+            else r[3][:8].ljust(8, b"\0")
+            if r[1] == 1
+            else r[3][:4].ljust(4, b"\0")
+            if r[1] == 5
+            else _varint(len(r[3]) + (r[2] % 3) - 1) + r[3]
+        )
     )
 )
 
@@ -159,15 +197,16 @@ wire_records = st.tuples(st.integers(1, 2**29 - 1), st.sampled_from([0, 1, 2, 3,
 def raw_bytes(method: d.MethodDescriptor, world: World) -> st.SearchStrategy[bytes]:
     valid = messages(method.input_type, hints_for(world, method.name)).map(lambda m: m.SerializeToString())
     mutated = st.tuples(valid, st.integers(0, 64), st.binary(min_size=1, max_size=8)).map(
-        lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + len(t[2]):]
+        lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + len(t[2]) :]
     )
     records = st.lists(wire_records, min_size=1, max_size=6).map(b"".join)
     return st.one_of(st.binary(max_size=512), mutated, records, st.tuples(valid, records).map(b"".join))
 
 
 @pytest.mark.parametrize("method", METHODS, ids=method_id)
-def test_raw_bytes(method: d.MethodDescriptor, settings: Settings, world: World, caller: Caller,
-                   unchanged: None) -> None:
+def test_raw_bytes(
+    method: d.MethodDescriptor, settings: Settings, world: World, caller: Caller, unchanged: None
+) -> None:
     @fuzz_settings(ci_examples=50)
     @given(payload=raw_bytes(method, world))
     def run(payload: bytes) -> None:

@@ -52,8 +52,9 @@ def test_stack_refuses_a_nats_that_does_not_fsync_every_write(tmp_path: Path, se
         f"listen: 127.0.0.1:{lazy.nats_port}\nhttp: 127.0.0.1:{lazy.nats_monitor_port}\n"
         f'jetstream {{ store_dir: "{tmp_path / "js"}" }}\n'
     )
-    proc = ManagedProcess("lazy-nats", [str(Path(sys.executable).parent / "nats-server"), "-c", str(config)],
-                          tmp_path / "lazy.log")
+    proc = ManagedProcess(
+        "lazy-nats", [str(Path(sys.executable).parent / "nats-server"), "-c", str(config)], tmp_path / "lazy.log"
+    )
     proc.start()
     try:
         with pytest.raises(components.StackError, match="fsync"):

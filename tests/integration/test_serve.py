@@ -125,7 +125,12 @@ async def test_health_reflection_and_metrics(server: Settings, stub: pb_grpc.Auc
             reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-        replies = [r async for r in reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))]
+        replies = [
+            r
+            async for r in reflection.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+            )
+        ]
         listed = {s.name for s in replies[0].list_services_response.service}
         assert {SERVICE, "grpc.health.v1.Health"} <= listed
     async with httpx.AsyncClient() as http:

@@ -15,21 +15,27 @@ from cassandra.cluster import Session
 
 from bid_svc.ledger import Ledger
 from devstack.stack import Stack
-from gavel.services import STREAM
+from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.auction_store import AuctionStore
 from gavel.clock import utcnow
-from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.domain.bidding import PlaceBid, decide_bid
+from gavel.services import STREAM
 from gavel.settings import Settings
 from tests.integration.bidding import bid_stub, create_auction, place
 from tests.integration.watchers import watch
 
+
 @pytest.fixture
 def own_stream(stack: object, settings: Settings, tmp_path: Path) -> Iterator[tuple[Stack, Settings]]:
-    mine = settings.model_copy(update={
-        "stream_port": settings.stream_port + 10, "stream_metrics_port": settings.stream_metrics_port + 10,
-        "stream_heartbeat_interval": 0.3, "stream_refresh_interval": 1.0, "data_dir": tmp_path,
-    })
+    mine = settings.model_copy(
+        update={
+            "stream_port": settings.stream_port + 10,
+            "stream_metrics_port": settings.stream_metrics_port + 10,
+            "stream_heartbeat_interval": 0.3,
+            "stream_refresh_interval": 1.0,
+            "data_dir": tmp_path,
+        }
+    )
     services = Stack(mine, gateway=False)
     services.start_service(STREAM)
     try:
@@ -76,7 +82,10 @@ async def test_clients_that_reconnect_after_a_restart_resume_with_the_current_st
 
         async with watch(mine.target("stream"), lot.auction_id) as again:
             await again.until(lambda w: len(w.events) == 1)
-            assert (again.events[0].auction.version, again.events[0].auction.highest_bid) == (missed.auction_version, 300)
+            assert (again.events[0].auction.version, again.events[0].auction.highest_bid) == (
+                missed.auction_version,
+                300,
+            )
             live = await place(stub, bidder, lot.auction_id, 400)
             await again.until_version(live.auction_version)
         assert again.events[-1].bid.bid_id == live.bid_id

@@ -24,6 +24,7 @@ from gavel.settings import Settings
 from tests.integration.bid_log import Partition, commands_per_partition, consumer_creations, partitions, quiescent
 from tests.integration.bidding import bearer, bid_stub, create_auction, new_bidders
 
+
 async def _bid_on_many_partitions(settings: Settings, token_for, auctions: int = 40) -> None:
     """One accepted bid on each of ``auctions`` new auctions (spread over most partitions)."""
     seller = token_for(f"seller-{uuid.uuid4().hex[:6]}")
@@ -49,8 +50,13 @@ async def _new_bid_is_decided(settings: Settings, token_for) -> None:
     assert reply.status == pb.BID_STATUS_ACCEPTED
 
 
-def _check_bounded(before: dict[int, Partition], counts_before: dict[int, int], after: dict[int, Partition],
-                   counts_after: dict[int, int], taken: set[int]) -> None:
+def _check_bounded(
+    before: dict[int, Partition],
+    counts_before: dict[int, int],
+    after: dict[int, Partition],
+    counts_after: dict[int, int],
+    taken: set[int],
+) -> None:
     for number in taken:
         arrived = counts_after.get(number, 0) - counts_before.get(number, 0)
         allowed = (before[number].unacknowledged if number in before else 0) + arrived
@@ -86,12 +92,17 @@ async def test_moving_partitions_between_workers_replays_only_what_was_unacknowl
     stack: Stack, settings: Settings, token_for, tmp_path: Path
 ) -> None:
     await _bid_on_many_partitions(settings, token_for, auctions=20)
-    second = settings.model_copy(update={
-        "bid_role": "worker", "worker_id": f"second-{uuid.uuid4().hex[:6]}",
-        "bid_port": settings.bid_port + 20, "bid_metrics_port": settings.bid_metrics_port + 20,
-    })
-    worker = ManagedProcess("second-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "second.log",
-                            env=second.as_env())
+    second = settings.model_copy(
+        update={
+            "bid_role": "worker",
+            "worker_id": f"second-{uuid.uuid4().hex[:6]}",
+            "bid_port": settings.bid_port + 20,
+            "bid_metrics_port": settings.bid_metrics_port + 20,
+        }
+    )
+    worker = ManagedProcess(
+        "second-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "second.log", env=second.as_env()
+    )
     half = settings.bid_partitions // 2
     try:
         before, counts_before = await quiescent(settings), await commands_per_partition(settings)

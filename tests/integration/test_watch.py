@@ -24,7 +24,9 @@ from tests.integration.watchers import StreamWatch, watch
 def check_stream(w: StreamWatch, final: pb.Auction) -> None:
     """What every watcher must have seen: versions strictly up, each bid event consistent
     with its state, and the final state last."""
-    assert all(a < b for a, b in zip(w.versions, w.versions[1:])), f"versions went down or repeated: {w.versions}"
+    assert all(a < b for a, b in zip(w.versions, w.versions[1:], strict=False)), (
+        f"versions went down or repeated: {w.versions}"
+    )
     for event in w.events:
         if event.HasField("bid"):
             assert event.bid.auction_version == event.auction.version
@@ -43,11 +45,15 @@ async def test_watch_starts_with_the_current_state_then_follows_every_bid(
             await w.until(lambda w: len(w.events) >= 1)
             first = w.events[0].auction
             assert (first.version, first.highest_bid, first.item.name) == (before.auction_version, 150, "Test lot")
-            replies = [await place(stub, token, lot.auction_id, amount)
-                       for token, amount in [(bob, 140), (bob, 200), (alice, 250), (bob, 250), (alice, 300)]]
+            replies = [
+                await place(stub, token, lot.auction_id, amount)
+                for token, amount in [(bob, 140), (bob, 200), (alice, 250), (bob, 250), (alice, 300)]
+            ]
             await w.until_version(replies[-1].auction_version)
     assert [r.status for r in replies] == [pb.BID_STATUS_REJECTED] + [pb.BID_STATUS_ACCEPTED] * 2 + [
-        pb.BID_STATUS_REJECTED, pb.BID_STATUS_ACCEPTED]
+        pb.BID_STATUS_REJECTED,
+        pb.BID_STATUS_ACCEPTED,
+    ]
     check_stream(w, await get_auction(settings, lot.auction_id))
     seen = {e.bid.bid_id: e.bid for e in w.events if e.HasField("bid")}
     assert all(seen[r.bid_id] == r for r in replies if r.bid_id in seen), "a bid on the stream is its recorded outcome"
@@ -59,10 +65,12 @@ async def test_many_watchers_all_end_on_the_final_state_of_a_bid_storm(
     lot = await create_auction(settings, token_for("seller-storm"), starting_price=10)
     tokens = [token_for(b) for b in new_bidders(10)]
     async with contextlib.AsyncExitStack() as stack_of:
-        watchers = [await stack_of.enter_async_context(watch(settings.target("stream"), lot.auction_id))
-                    for _ in range(40)]
+        watchers = [
+            await stack_of.enter_async_context(watch(settings.target("stream"), lot.auction_id)) for _ in range(40)
+        ]
         await asyncio.gather(*(w.until(lambda w: len(w.events) >= 1) for w in watchers))
         async with bid_stub(settings) as stub:
+
             async def bidder(token: str) -> None:
                 for _ in range(20):
                     await place(stub, token, lot.auction_id, random.randint(10, 100_000))
@@ -84,21 +92,29 @@ async def test_one_nats_subscription_per_auction_shared_and_dropped_with_the_las
     async def subscriptions() -> int:
         async with httpx.AsyncClient() as http:
             reply = await http.get(f"http://127.0.0.1:{settings.nats_monitor_port}/connz", params={"subs": 1})
-        return sum(c.get("subscriptions_list", []).count(subject)
-                   for c in reply.json()["connections"] if c.get("name") == STREAM.module)
+        return sum(
+            c.get("subscriptions_list", []).count(subject)
+            for c in reply.json()["connections"]
+            if c.get("name") == STREAM.module
+        )
 
-    async with watch(settings.target("stream"), lot.auction_id) as a, \
-            watch(settings.target("stream"), lot.auction_id) as b, \
-            watch(settings.target("stream"), lot.auction_id) as c:
+    async with (
+        watch(settings.target("stream"), lot.auction_id) as a,
+        watch(settings.target("stream"), lot.auction_id) as b,
+        watch(settings.target("stream"), lot.auction_id) as c,
+    ):
         await asyncio.gather(*(w.until(lambda w: len(w.events) >= 1) for w in (a, b, c)))
         assert await subscriptions() == 1
     await eventually(lambda: subscriptions(), 0)
 
 
-@pytest.mark.parametrize(("auction_id", "code"), [
-    (str(uuid.uuid4()), grpc.StatusCode.NOT_FOUND),
-    ("not-a-uuid", grpc.StatusCode.INVALID_ARGUMENT),
-])
+@pytest.mark.parametrize(
+    ("auction_id", "code"),
+    [
+        (str(uuid.uuid4()), grpc.StatusCode.NOT_FOUND),
+        ("not-a-uuid", grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+)
 async def test_watching_what_does_not_exist_fails_clearly(
     stack: object, settings: Settings, auction_id: str, code: grpc.StatusCode
 ) -> None:
@@ -119,7 +135,11 @@ async def test_an_ended_auction_sends_its_final_state_and_closes_the_stream(
         await live.until(lambda w: w.ended is not None)
     last = live.events[-1].auction
     assert (live.ended, last.status, last.winner_id, last.HasField("closed_at")) == (
-        grpc.StatusCode.OK, pb.AUCTION_STATUS_ENDED, winner, True)
+        grpc.StatusCode.OK,
+        pb.AUCTION_STATUS_ENDED,
+        winner,
+        True,
+    )
 
     async with watch(settings.target("stream"), lot.auction_id) as late:
         await late.until(lambda w: w.ended is not None)
@@ -128,6 +148,7 @@ async def test_an_ended_auction_sends_its_final_state_and_closes_the_stream(
 
 
 # --- helpers -----------------------------------------------------------------------------
+
 
 async def eventually(probe, expected: object, timeout: float = 10) -> None:
     """Polls an observable that offers no event to await (a monitoring endpoint)."""

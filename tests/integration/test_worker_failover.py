@@ -17,11 +17,18 @@ import nats
 from nats.js.kv import KeyValue
 
 from devstack.process import ManagedProcess
+from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.settings import Settings
-from gavel import bus
 from tests.integration.bidding import (
-    all_bids, bearer, bid_stub, check_history, check_leader_chain, create_auction, get_auction, new_bidders,
+    all_bids,
+    bearer,
+    bid_stub,
+    check_history,
+    check_leader_chain,
+    create_auction,
+    get_auction,
+    new_bidders,
     watching,
 )
 
@@ -82,8 +89,10 @@ async def test_a_lease_lost_while_busy_is_taken_back_and_its_bids_decided(
     partition = str(bus.partition_of(uuid.UUID(lot.auction_id), settings.bid_partitions))
     alice, bob = (token_for(b) for b in new_bidders(2))
     async with bid_stub(settings) as stub, watching(settings, lot.auction_id) as events:
-        first = await stub.PlaceBid(pb.PlaceBidRequest(auction_id=lot.auction_id, amount=150, request_id=uuid.uuid4().hex),
-                                    metadata=bearer(alice))
+        first = await stub.PlaceBid(
+            pb.PlaceBidRequest(auction_id=lot.auction_id, amount=150, request_id=uuid.uuid4().hex),
+            metadata=bearer(alice),
+        )
         await events.until(lambda a: a.bid_count == 1, timeout=30)  # a live worker owns the partition
 
         nc = await nats.connect(settings.nats_url)
@@ -94,8 +103,9 @@ async def test_a_lease_lost_while_busy_is_taken_back_and_its_bids_decided(
         finally:
             await nc.close()
 
-        second = await stub.PlaceBid(pb.PlaceBidRequest(auction_id=lot.auction_id, amount=200, request_id=uuid.uuid4().hex),
-                                     metadata=bearer(bob))
+        second = await stub.PlaceBid(
+            pb.PlaceBidRequest(auction_id=lot.auction_id, amount=200, request_id=uuid.uuid4().hex), metadata=bearer(bob)
+        )
         final = await events.until(lambda a: a.bid_count == 2, timeout=30)
         history = await all_bids(stub, lot.auction_id)
     assert (final.highest_bid, final.highest_bidder_id) == (200, second.bidder_id)
@@ -105,12 +115,17 @@ async def test_a_lease_lost_while_busy_is_taken_back_and_its_bids_decided(
 async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(
     stack: object, settings: Settings, token_for, cql_session: object, tmp_path
 ) -> None:
-    second = settings.model_copy(update={
-        "bid_role": "worker", "worker_id": f"doomed-{uuid.uuid4().hex[:6]}",
-        "bid_port": settings.bid_port + 10, "bid_metrics_port": settings.bid_metrics_port + 10,
-    })
-    doomed = ManagedProcess("doomed-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "doomed.log",
-                            env=second.as_env())
+    second = settings.model_copy(
+        update={
+            "bid_role": "worker",
+            "worker_id": f"doomed-{uuid.uuid4().hex[:6]}",
+            "bid_port": settings.bid_port + 10,
+            "bid_metrics_port": settings.bid_metrics_port + 10,
+        }
+    )
+    doomed = ManagedProcess(
+        "doomed-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "doomed.log", env=second.as_env()
+    )
     doomed.start()
     try:
         # Two workers: each settles on half the partitions.
@@ -122,7 +137,9 @@ async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(
         other_lots: list[str] = []
         while len(doomed_lots) < 6 or len(other_lots) < 6:
             auction_id = (await create_auction(settings, seller)).auction_id
-            side = doomed_lots if bus.partition_of(uuid.UUID(auction_id), settings.bid_partitions) in owned else other_lots
+            side = (
+                doomed_lots if bus.partition_of(uuid.UUID(auction_id), settings.bid_partitions) in owned else other_lots
+            )
             if len(side) < 6:
                 side.append(auction_id)
         ids = doomed_lots + other_lots
@@ -135,8 +152,9 @@ async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(
 
             async def bidder(token: str) -> None:
                 for _ in range(20):
-                    request = pb.PlaceBidRequest(auction_id=random.choice(ids), amount=random.randint(50, 10**6),
-                                                 request_id=uuid.uuid4().hex)
+                    request = pb.PlaceBidRequest(
+                        auction_id=random.choice(ids), amount=random.randint(50, 10**6), request_id=uuid.uuid4().hex
+                    )
                     replies.append(await stub.PlaceBid(request, metadata=bearer(token)))
                     if len(replies) >= 300:
                         midway.set()

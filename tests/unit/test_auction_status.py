@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gavel.domain.auction import Auction, Item, Status
 
-T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def auction(start: datetime, end: datetime, **state: object) -> Auction:
     return Auction(
-        auction_id=uuid.uuid4(), seller_id="s", item=Item("x"), start_date=start, end_date=end,
-        starting_price=1, currency="USD", created_at=start, **state,
+        auction_id=uuid.uuid4(),
+        seller_id="s",
+        item=Item("x"),
+        start_date=start,
+        end_date=end,
+        starting_price=1,
+        currency="USD",
+        created_at=start,
+        **state,
     )
 
 
-@given(
-    start=st.integers(0, 10_000), length=st.integers(1, 10_000), probe=st.integers(-10, 30_000)
-)
+@given(start=st.integers(0, 10_000), length=st.integers(1, 10_000), probe=st.integers(-10, 30_000))
 def test_status_follows_the_clock(start: int, length: int, probe: int) -> None:
     a = auction(T0 + timedelta(seconds=start), T0 + timedelta(seconds=start + length))
     now = T0 + timedelta(seconds=probe)

@@ -53,8 +53,20 @@ def test_dev_token_verifies_as_its_user() -> None:
         "Bearer " + jwt.encode(good_claims(), None, algorithm="none"),
     ],
     ids=[
-        "empty", "basic", "no-token", "garbage", "wrong-secret", "expired", "no-exp", "wrong-aud",
-        "no-aud", "no-sub", "empty-sub", "long-sub", "other-alg", "alg-none",
+        "empty",
+        "basic",
+        "no-token",
+        "garbage",
+        "wrong-secret",
+        "expired",
+        "no-exp",
+        "wrong-aud",
+        "no-aud",
+        "no-sub",
+        "empty-sub",
+        "long-sub",
+        "other-alg",
+        "alg-none",
     ],
 )
 def test_bad_tokens_are_refused(header: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,12 +20,18 @@ from gavel.domain.bidding import (
     decide_close,
 )
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, tzinfo=UTC)
 END = START + timedelta(hours=1)
 AUCTION = uuid.UUID(int=7)
 STATE = Auction(
-    auction_id=AUCTION, seller_id="seller", item=Item("Lamp"), start_date=START, end_date=END,
-    starting_price=100, currency="USD", created_at=START,
+    auction_id=AUCTION,
+    seller_id="seller",
+    item=Item("Lamp"),
+    start_date=START,
+    end_date=END,
+    starting_price=100,
+    currency="USD",
+    created_at=START,
 )
 
 
@@ -82,7 +88,7 @@ def test_close_decides_the_winner_once() -> None:
 
 
 def test_close_without_bids_has_no_winner_and_a_moved_end_is_a_no_op() -> None:
-    state, closed = decide_close(STATE, CloseAuction(AUCTION, END, END))
+    _state, closed = decide_close(STATE, CloseAuction(AUCTION, END, END))
     assert closed is not None and closed.winner_id == ""
     moved, nothing = decide_close(STATE, CloseAuction(AUCTION, END - timedelta(minutes=5), END))
     assert nothing is None and moved == STATE
@@ -114,7 +120,7 @@ def test_group_commit_equals_one_at_a_time(commands: list[PlaceBid], group_sizes
     sizes = iter(group_sizes)
     while i < len(commands):
         size = next(sizes, len(commands))
-        state, steps = decide_all(state, commands[i:i + size])
+        state, steps = decide_all(state, commands[i : i + size])
         grouped += [outcome for _, outcome in steps]
         i += size
     assert grouped == one_by_one

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -13,7 +13,7 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.errors import InvalidArgument
 from gavel.messages import timestamp
 
-NOW = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
 
 
 def request(**overrides: object) -> pb.CreateAuctionRequest:
@@ -61,7 +61,10 @@ def test_valid_request_defaults_start_to_now_and_currency_to_usd() -> None:
         ({"end_date": timestamp(NOW - timedelta(minutes=1))}, "end_date"),
         ({"start_date": timestamp(NOW + timedelta(days=2))}, "end_date"),
         ({"end_date": timestamp(NOW + timedelta(days=31))}, "end_date"),
-        ({"start_date": timestamp(NOW + timedelta(days=91)), "end_date": timestamp(NOW + timedelta(days=92))}, "start_date"),
+        (
+            {"start_date": timestamp(NOW + timedelta(days=91)), "end_date": timestamp(NOW + timedelta(days=92))},
+            "start_date",
+        ),
         ({"request_id": "r" * 129}, "request_id"),
     ],
 )

@@ -78,14 +78,15 @@ def settings_of(workload: Doc) -> Settings:
     """The Settings a Gavel process in this workload starts with (init values win over the
     environment, and every field the manifests leave unset keeps the code's default)."""
     env = environment(workload)
-    values = {name[len("GAVEL_"):].lower(): value for name, value in env.items() if name.startswith("GAVEL_")}
+    values = {name[len("GAVEL_") :].lower(): value for name, value in env.items() if name.startswith("GAVEL_")}
     return Settings(**values)
 
 
 def selected_by(selector: dict[str, str]) -> list[Doc]:
     """The workloads whose pods carry every label of ``selector``."""
     return [
-        w for w in of_kind("Deployment", "StatefulSet")
+        w
+        for w in of_kind("Deployment", "StatefulSet")
         if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
     ]
 
@@ -112,13 +113,19 @@ def test_every_gavel_variable_in_the_manifests_is_a_setting() -> None:
     """A misspelt or retired variable is silently ignored by pydantic-settings; catch it here."""
     named = {m for path in BASE.glob("*.yaml") for m in re.findall(r"\bGAVEL_[A-Z0-9_]+", path.read_text())}
     assert named, "no GAVEL_* variables found: the manifests are not being read"
-    unknown = sorted(n for n in named if n[len("GAVEL_"):].lower() not in Settings.model_fields)
+    unknown = sorted(n for n in named if n[len("GAVEL_") :].lower() not in Settings.model_fields)
     assert not unknown, f"not fields of gavel.settings.Settings: {unknown}"
 
 
 def test_production_values_are_set_for_every_gavel_process() -> None:
     workloads = list(gavel_workloads())
-    assert {w["metadata"]["name"] for w in workloads} >= {"auction-svc", "bid-svc", "bid-worker", "stream-svc", "gavel-migrate"}
+    assert {w["metadata"]["name"] for w in workloads} >= {
+        "auction-svc",
+        "bid-svc",
+        "bid-worker",
+        "stream-svc",
+        "gavel-migrate",
+    }
     for w in workloads:
         s = settings_of(w)
         name = w["metadata"]["name"]
@@ -288,7 +295,9 @@ def test_the_gateway_sees_client_addresses_for_its_per_address_limits(tmp_path: 
     load balancer must hand over connections with the client's address: with the default
     externalTrafficPolicy (Cluster) a node SNATs them, and every client behind one node would
     share one budget."""
-    (service,) = [s for s in of_kind("Service") if selected_by(s["spec"]["selector"]) == [find("Deployment", "gateway")]]
+    (service,) = [
+        s for s in of_kind("Service") if selected_by(s["spec"]["selector"]) == [find("Deployment", "gateway")]
+    ]
     assert service["spec"]["type"] in ("LoadBalancer", "NodePort")
     assert service["spec"]["externalTrafficPolicy"] == "Local"
     rendered = render(settings_of(find("Deployment", "gateway")), tmp_path / "gavel.binpb", tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ def test_sent_versions_strictly_increase_and_end_on_the_newest(bursts: list[list
                 taken.append(got.auction.version)
             if offered:
                 assert max(taken, default=-1) == max(offered), "the newest offered state is what the watcher has"
-        assert all(a < b for a, b in zip(taken, taken[1:]))
+        assert all(a < b for a, b in itertools.pairwise(taken))
 
     asyncio.run(run())
 

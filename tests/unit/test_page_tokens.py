@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -34,7 +34,7 @@ def unsigned(cursor: dict[str, object]) -> str:
 
 
 def test_round_trip() -> None:
-    cursor = Cursor(hour=491234, at=datetime(2030, 5, 1, 12, 0, 0, 125000, tzinfo=timezone.utc), auction_id=uuid.uuid4())
+    cursor = Cursor(hour=491234, at=datetime(2030, 5, 1, 12, 0, 0, 125000, tzinfo=UTC), auction_id=uuid.uuid4())
     assert Cursor.decode(cursor.encode(OPEN, TOKENS), OPEN, TOKENS) == cursor
 
 
@@ -50,7 +50,7 @@ def test_unsigned_token_with_good_values_is_refused() -> None:
 
 
 def test_token_from_another_filter_listing_or_key_is_refused() -> None:
-    token = Cursor(1, datetime(2030, 1, 1, tzinfo=timezone.utc), uuid.uuid4()).encode(OPEN, TOKENS)
+    token = Cursor(1, datetime(2030, 1, 1, tzinfo=UTC), uuid.uuid4()).encode(OPEN, TOKENS)
     refused(lambda: Cursor.decode(token, Query(status=Status.ENDED, seller_id="", page_size=10), TOKENS))
     refused(lambda: Cursor.decode(token, OPEN, PageTokens("unit-test-secret", "auction.v1.BidService/ListBids")))
     refused(lambda: Cursor.decode(token, OPEN, PageTokens("another-secret", "auction.v1.AuctionService/ListAuctions")))
@@ -59,10 +59,10 @@ def test_token_from_another_filter_listing_or_key_is_refused() -> None:
 @settings(derandomize=True, max_examples=300)
 @given(st.data())
 def test_any_single_character_change_is_refused(data: st.DataObject) -> None:
-    token = Cursor(12, datetime(2031, 2, 3, tzinfo=timezone.utc), uuid.uuid4()).encode(OPEN, TOKENS)
+    token = Cursor(12, datetime(2031, 2, 3, tzinfo=UTC), uuid.uuid4()).encode(OPEN, TOKENS)
     at = data.draw(st.integers(0, len(token) - 1))
     replacement = data.draw(st.characters(codec="ascii").filter(lambda c: c != token[at]))
-    altered = token[:at] + replacement + token[at + 1:]
+    altered = token[:at] + replacement + token[at + 1 :]
     try:
         decoded = Cursor.decode(altered, OPEN, TOKENS)
     except InvalidArgument as exc:
@@ -75,9 +75,17 @@ def test_any_single_character_change_is_refused(data: st.DataObject) -> None:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"h": 2**70}, {"h": -(2**70)}, {"h": "12"}, {"h": True}, {"h": 1.5},
-        {"t": 2**63}, {"t": MAX_TIME_MS + 1}, {"t": MIN_TIME_MS - 1}, {"t": None},
-        {"i": "not-a-uuid"}, {"i": 7},
+        {"h": 2**70},
+        {"h": -(2**70)},
+        {"h": "12"},
+        {"h": True},
+        {"h": 1.5},
+        {"t": 2**63},
+        {"t": MAX_TIME_MS + 1},
+        {"t": MIN_TIME_MS - 1},
+        {"t": None},
+        {"i": "not-a-uuid"},
+        {"i": 7},
     ],
 )
 def test_signed_cursor_with_values_out_of_range_is_refused(changes: dict[str, object]) -> None:
@@ -90,7 +98,7 @@ def test_range_edges_are_accepted() -> None:
     assert cursor_int({"s": 0}, "s", 0, INT64_MAX) == 0
     assert cursor_int({"s": INT64_MAX}, "s", 0, INT64_MAX) == INT64_MAX
     refused(lambda: cursor_int({"s": -1}, "s", 0, INT64_MAX))
-    assert cursor_time({"t": MIN_TIME_MS}, "t") == datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert cursor_time({"t": MIN_TIME_MS}, "t") == datetime(1, 1, 1, tzinfo=UTC)
     assert cursor_time({"t": MAX_TIME_MS}, "t").year == 9999
 
 

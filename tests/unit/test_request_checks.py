@@ -30,7 +30,14 @@ def test_edges_of_the_timestamp_range_are_valid() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "nanos"),
-    [(TIMESTAMP_MAX_SECONDS + 1, 0), (TIMESTAMP_MIN_SECONDS - 1, 0), (2**63 - 1, 0), (-(2**63), 0), (0, -1), (0, 10**9)],
+    [
+        (TIMESTAMP_MAX_SECONDS + 1, 0),
+        (TIMESTAMP_MIN_SECONDS - 1, 0),
+        (2**63 - 1, 0),
+        (-(2**63), 0),
+        (0, -1),
+        (0, 10**9),
+    ],
 )
 def test_timestamps_out_of_range_name_their_field(seconds: int, nanos: int) -> None:
     request = pb.CreateAuctionRequest(start_date=timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos))
@@ -47,8 +54,14 @@ def test_nested_and_repeated_fields_are_named_by_path() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "nanos", "valid"),
-    [(315_576_000_000, 999_999_999, True), (-5, -3, True), (315_576_000_001, 0, False),
-     (0, 10**9, False), (1, -1, False), (-1, 1, False)],
+    [
+        (315_576_000_000, 999_999_999, True),
+        (-5, -3, True),
+        (315_576_000_001, 0, False),
+        (0, 10**9, False),
+        (1, -1, False),
+        (-1, 1, False),
+    ],
 )
 def test_durations(seconds: int, nanos: int, valid: bool) -> None:
     message = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds, nanos=nanos))

@@ -45,7 +45,10 @@ def test_each_entrypoint_is_built_alike(service: services.Service) -> None:
     assert spec.name == service.module
     assert tuple(spec.service_names) == service.proto_services
     settings = Settings()
-    assert (spec.port(settings), spec.metrics_port(settings)) == (service.port(settings), service.metrics_port(settings))
+    assert (spec.port(settings), spec.metrics_port(settings)) == (
+        service.port(settings),
+        service.metrics_port(settings),
+    )
 
 
 def test_the_gateway_routes_every_proto_service_to_its_cluster() -> None:
