@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections import deque
@@ -109,24 +110,52 @@ async def resume_point(js: JetStreamContext, points: KeyValue, number: int, dura
     start is also recorded in ``points`` before the old consumer is deleted, so a worker
     that dies between the delete and the create leaves the next owner the same start, not
     the beginning of the log. Commands acknowledged out of order behind the first
-    unacknowledged one come round again and find their recorded outcomes (idempotent)."""
-    try:
-        entry = await points.get(str(number))
-        recorded = int(entry.value or b"1")
-    except KeyNotFoundError:
-        recorded = 1
+    unacknowledged one come round again and find their recorded outcomes (idempotent).
+
+    The record names the stream it was taken from (its creation time): a log that was
+    deleted and created again numbers its commands from 1, and a start carried over from the
+    old one would skip every command below it, never to be decided. A record for another
+    stream, or one that does not parse, is ignored (and said so)."""
+    stream = await js.stream_info(bus.BIDS_STREAM)
+    log_id = stream.created.isoformat() if stream.created else ""
+    recorded = await _recorded_start(points, number, log_id)
     try:
         info = await js.consumer_info(bus.BIDS_STREAM, durable)
     except NotFoundError:
         info = None
     start = recorded
     if info is not None:
-        start = max(start, info.ack_floor.stream_seq + 1, info.config.opt_start_seq or 1)
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        start = max(start, floor + 1, info.config.opt_start_seq or 1)
     if start > recorded:
-        await points.put(str(number), str(start).encode())
+        await points.put(str(number), json.dumps({"log": log_id, "start": start}).encode())
     if info is not None:
         await js.delete_consumer(bus.BIDS_STREAM, durable)
     return start
+
+
+async def _recorded_start(points: KeyValue, number: int, log_id: str) -> int:
+    try:
+        entry = await points.get(str(number))
+    except KeyNotFoundError:
+        return 1
+    try:
+        record = json.loads(entry.value or b"")
+        start = int(record["start"])
+        written_for = str(record["log"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("partition %d: ignoring a resume record that does not parse: %r", number, entry.value)
+        return 1
+    if written_for != log_id:
+        log.warning(
+            "partition %d: the bid log was created again since the resume record (%s, now %s):"
+            " starting from its beginning",
+            number,
+            written_for,
+            log_id,
+        )
+        return 1
+    return max(start, 1)
 
 
 class Partition:
