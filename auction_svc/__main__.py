@@ -31,7 +31,7 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     await bus.ensure_streams(js, settings)
 
     store = AuctionStore(session)
-    tokens = PageTokens(settings.page_token_secret, f"{service.SERVICE_NAME}/ListAuctions")
+    tokens = PageTokens(settings.secret("page_token_secret"), f"{service.SERVICE_NAME}/ListAuctions")
     pb_grpc.add_AuctionServiceServicer_to_server(service.AuctionService(store, tokens), server)
     dev_auth.register(server, settings)
 

@@ -41,7 +41,9 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
         outcomes = OutcomeWaiter(nc)
         await outcomes.start()
         resources.push_async_callback(outcomes.stop)
-        servicer = service.BidService(settings, js, auctions, BidStore(session, settings.page_token_secret), outcomes)
+        servicer = service.BidService(
+            settings, js, auctions, BidStore(session, settings.secret("page_token_secret")), outcomes
+        )
         pb_grpc.add_BidServiceServicer_to_server(servicer, server)
 
     if settings.bid_role in ("worker", "all"):

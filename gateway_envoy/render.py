@@ -151,7 +151,7 @@ def render(settings: Settings, descriptor: Path, web_dir: Path) -> str:
         max_connections=settings.gateway_max_connections,
         max_request_bytes=settings.max_request_bytes,
         jwt_audience=settings.jwt_audience,
-        jwks=jwks(settings.jwt_secret),
+        jwks=jwks(settings.secret("jwt_secret")),
         service_routes=service_routes(settings),
         web_routes=web_routes(web_dir),
         clusters=clusters,

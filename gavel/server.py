@@ -57,7 +57,9 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
             RequestContextInterceptor(),
             MetricsInterceptor(),
             ErrorInterceptor(),
-            AuthInterceptor(auth.TokenVerifier(settings.jwt_secret, settings.jwt_audience), spec.authenticated_methods),
+            AuthInterceptor(
+                auth.TokenVerifier(settings.secret("jwt_secret"), settings.jwt_audience), spec.authenticated_methods
+            ),
             RequestCheckInterceptor(),
         ],
         # The gateway refuses bodies above max_request_bytes; a caller that reaches a service

@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     # Offering dev tokens (the launcher's banner, the CLI, the web sign-in) is local only.
     dev_mode: bool = True
 
+    def secret(self, name: str) -> str:
+        """A secret setting, refused outside dev mode while it is still the documented default:
+        with the JWT secret anyone could sign in as anyone. Asked for where the secret is used
+        (a worker has no page tokens), so a process never needs a secret it does not use."""
+        value = str(getattr(self, name))
+        if not self.dev_mode and value in (DEV_JWT_SECRET, DEV_PAGE_TOKEN_SECRET):
+            raise SystemExit(f"GAVEL_{name.upper()} is the development default and GAVEL_DEV_MODE is false: set it")
+        return value
+
     log_level: str = "INFO"
     # Seconds in-flight RPCs get to finish after SIGTERM.
     shutdown_grace: float = 10.0
