@@ -147,7 +147,9 @@ def render(settings: Settings, descriptor: Path, web_dir: Path) -> str:
         envoy_port=settings.envoy_port,
         admin_port=settings.envoy_admin_port,
         descriptor=descriptor.resolve(),
-        cors_origin_regex=settings.cors_origin_regex,
+        # JSON strings are YAML strings: any regex or name survives the quoting.
+        cors_origin_regex=json.dumps(settings.cors_origin_regex),
+        transcoded_services=json.dumps([name for service in SERVICES for name in service.proto_services]),
         max_connections=settings.gateway_max_connections,
         max_request_bytes=settings.max_request_bytes,
         jwt_audience=settings.jwt_audience,
