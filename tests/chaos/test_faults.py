@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -57,6 +57,8 @@ class Moments:
     answering: float = 0.0
     replayed: int | None = None  # commands the new consumers replay after a takeover
     replay_bound: int | None = None  # what was unacknowledged at the stop, or arrived since
+    #: Run (last first) when the test ends, whatever happened: what the fault left running.
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
 
 Inject = Callable[[Stack, Settings, Path, Moments], Awaitable[None]]
@@ -78,7 +80,9 @@ def _kill(name: str) -> Inject:
 
 async def _pause_worker_past_its_lease(stack: Stack, settings: Settings, tmp_path: Path, moments: Moments) -> None:
     """A second worker takes half the partitions; it is stopped (SIGSTOP) until the first
-    worker has taken every one of them over, then let go on (it finds its leases gone)."""
+    worker has taken every one of them over, then let go on: it finds its leases gone (what
+    it was deciding when it stopped loses the compare-and-set), takes its share back, and
+    decides bids beside the first worker until the test ends."""
     second = settings.model_copy(
         update={
             "bid_role": "worker",
@@ -91,20 +95,19 @@ async def _pause_worker_past_its_lease(stack: Stack, settings: Settings, tmp_pat
         "paused-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "paused.log", env=second.as_env()
     )
     half = settings.bid_partitions // 2
-    try:
-        async with consumer_creations(settings) as creations:
-            worker.start()
-            moved = await creations.until(half)
-        async with consumer_creations(settings) as creations:
-            moments.struck = time.monotonic()
-            worker.signal(signal.SIGSTOP)
-            await creations.until(moved, timeout=settings.lease_ttl * 6)
-            moments.answering = time.monotonic()
-        # It lost every lease while asleep: whatever it still decides loses the compare-and-set.
+    moments.cleanups.append(worker.stop)
+    moments.cleanups.append(lambda: worker.signal(signal.SIGCONT))  # runs first: a stopped process ignores TERM
+    async with consumer_creations(settings) as creations:
+        worker.start()
+        moved = await creations.until(half)
+    async with consumer_creations(settings) as creations:
+        moments.struck = time.monotonic()
+        worker.signal(signal.SIGSTOP)
+        await creations.until(moved, timeout=settings.lease_ttl * 6)
+        moments.answering = time.monotonic()
+    async with consumer_creations(settings) as creations:
         worker.signal(signal.SIGCONT)
-    finally:
-        worker.signal(signal.SIGCONT)
-        worker.stop()
+        await creations.until(half, timeout=settings.lease_ttl * 6)  # it is deciding again
 
 
 async def _restart_the_stack(stack: Stack, settings: Settings, tmp_path: Path, moments: Moments) -> None:
@@ -162,62 +165,72 @@ async def test_no_acknowledged_bid_is_lost(
     moments = Moments()
     stop = asyncio.Event()
 
-    async with _watchers(settings, auctions) as watchers:
-        running = asyncio.create_task(load.run(stop))
-        try:
-            await load.until(lambda b: len(b.acknowledged) >= BEFORE)
-            await FAULTS[fault](stack, settings, tmp_path, moments)
-            await load.until(lambda b: len(b.decided_after(moments.answering)) >= AFTER)
-        finally:
-            stop.set()
-            await running  # each bidder finishes (answers) the request it has in flight
+    try:
+        async with _watchers(settings, auctions) as watchers:
+            running = asyncio.create_task(load.run(stop))
+            try:
+                await load.until(lambda b: len(b.acknowledged) >= BEFORE)
+                await FAULTS[fault](stack, settings, tmp_path, moments)
+                await load.until(lambda b: len(b.decided_after(moments.answering)) >= AFTER)
+            finally:
+                stop.set()
+                await running  # each bidder finishes (answers) the request it has in flight
 
-        acknowledged = load.acknowledged
-        assert len(acknowledged) == len(load.sent), "every request was answered in the end"
-        by_auction = Counter(s.request.auction_id for s in acknowledged)
-        for auction_id in auctions:  # settled: each auction has decided every bid it was sent
-            await watchers[auction_id].until(lambda x, n=by_auction[auction_id]: x.bid_count >= n)
-        finals = {a: await get_auction(settings, a) for a in auctions}
+            acknowledged = load.acknowledged
+            assert len(acknowledged) == len(load.sent), "every request was answered in the end"
+            by_auction = Counter(s.request.auction_id for s in acknowledged)
+            for auction_id in auctions:  # settled: each auction has decided every bid it was sent
+                await watchers[auction_id].until(lambda x, n=by_auction[auction_id]: x.bid_count >= n)
+            finals = {a: await get_auction(settings, a) for a in auctions}
 
-        async with bid_stub(settings) as stub:
-            lost = 0
-            for auction_id in auctions:
-                replies = {s.reply.bid_id: s for s in acknowledged if s.request.auction_id == auction_id and s.reply}
-                decided = {}
-                for bid_id in replies:
-                    try:
-                        decided[bid_id] = await stub.GetBid(pb.GetBidRequest(auction_id=auction_id, bid_id=bid_id))
-                    except grpc.aio.AioRpcError as exc:
-                        assert exc.code() == grpc.StatusCode.NOT_FOUND
-                        lost += 1
-                history = await all_bids(stub, auction_id)
-                assert {b.bid_id for b in history} == set(decided), "the history lists exactly the decided bids"
-                assert all(decided[b.bid_id] == b for b in history), "the history says what GetBid says"
-                check_history(history, finals[auction_id])
-                for bid_id, sent in replies.items():
-                    if sent.reply.status in DECIDED:
-                        assert decided[bid_id] == sent.reply, "the answer was the recorded outcome"
-            assert lost == 0
+            async with bid_stub(settings) as stub:
+                lost = 0
+                for auction_id in auctions:
+                    replies = {
+                        s.reply.bid_id: s for s in acknowledged if s.request.auction_id == auction_id and s.reply
+                    }
+                    decided = {}
+                    for bid_id in replies:
+                        try:
+                            decided[bid_id] = await stub.GetBid(pb.GetBidRequest(auction_id=auction_id, bid_id=bid_id))
+                        except grpc.aio.AioRpcError as exc:
+                            assert exc.code() == grpc.StatusCode.NOT_FOUND
+                            lost += 1
+                    history = await all_bids(stub, auction_id)
+                    assert {b.bid_id for b in history} == set(decided), "the history lists exactly the decided bids"
+                    assert all(decided[b.bid_id] == b for b in history), "the history says what GetBid says"
+                    check_history(history, finals[auction_id])
+                    for bid_id, sent in replies.items():
+                        if sent.reply.status in DECIDED:
+                            assert decided[bid_id] == sent.reply, "the answer was the recorded outcome"
+                assert lost == 0
 
-            # Retried requests (the same request_id) are the same bid with the same outcome.
-            sample = [s for s in acknowledged if s.attempts > 1] + random.sample(acknowledged, 20)
-            for sent in sample:
-                again = await stub.PlaceBid(sent.request, metadata=bearer(sent.token))
-                assert again.bid_id == sent.reply.bid_id
-                assert again == await stub.GetBid(pb.GetBidRequest(auction_id=again.auction_id, bid_id=again.bid_id))
+                # Retried requests (the same request_id) are the same bid with the same outcome.
+                sample = [s for s in acknowledged if s.attempts > 1] + random.sample(acknowledged, 20)
+                for sent in sample:
+                    again = await stub.PlaceBid(sent.request, metadata=bearer(sent.token))
+                    assert again.bid_id == sent.reply.bid_id
+                    assert again == await stub.GetBid(
+                        pb.GetBidRequest(auction_id=again.auction_id, bid_id=again.bid_id)
+                    )
 
-            # Watchers end on the final version, having never seen one go down.
-            for auction_id, watcher in watchers.items():
-                assert watcher.latest is not None and watcher.latest.version == finals[auction_id].version
-                assert watcher.versions == sorted(watcher.versions), f"{auction_id}: a watcher saw a version go down"
+                # Watchers end on the final version, having never seen one go down.
+                for auction_id, watcher in watchers.items():
+                    assert watcher.latest is not None and watcher.latest.version == finals[auction_id].version
+                    assert watcher.versions == sorted(watcher.versions), (
+                        f"{auction_id}: a watcher saw a version go down"
+                    )
 
-            # And the auction house is open again.
-            lot = random.choice(auctions)
-            fresh = await stub.PlaceBid(
-                pb.PlaceBidRequest(auction_id=lot, amount=finals[lot].highest_bid + 1, request_id=uuid.uuid4().hex),
-                metadata=bearer(token_for(new_bidders(1)[0])),
-            )
-            assert fresh.status == pb.BID_STATUS_ACCEPTED
+                # And the auction house is open again.
+                lot = random.choice(auctions)
+                fresh = await stub.PlaceBid(
+                    pb.PlaceBidRequest(auction_id=lot, amount=finals[lot].highest_bid + 1, request_id=uuid.uuid4().hex),
+                    metadata=bearer(token_for(new_bidders(1)[0])),
+                )
+                assert fresh.status == pb.BID_STATUS_ACCEPTED
+    finally:
+        for cleanup in reversed(moments.cleanups):
+            cleanup()
 
     decided_again = min(s.answered_at for s in load.decided_after(moments.struck))
     record(
