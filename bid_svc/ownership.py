@@ -18,8 +18,9 @@ import asyncio
 import logging
 import math
 import random
+import re
+import socket
 import time
-import uuid
 
 import nats.errors
 from nats.aio.client import Client
@@ -47,7 +48,10 @@ class Worker:
         self.settings = settings
         self.js = js
         self.decider = Decider(nc, js, ledger, clock)
-        self.worker_id = settings.worker_id or uuid.uuid4().hex
+        # A KV key names it (in bid_workers): only [-/_=.a-zA-Z0-9] may appear.
+        self.worker_id = settings.worker_id or re.sub(
+            r"[^-_.a-zA-Z0-9]", "_", f"{socket.gethostname()}-{settings.bid_port}"
+        )
         self._partitions: dict[int, Partition] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._restarting: set[int] = set()

@@ -48,7 +48,25 @@ class Leases:
         try:
             self._revisions[key] = await self._kv.create(key, self._owner)
         except KeyWrongLastSequenceError:
+            return await self._adopt(key)
+        return True
+
+    async def _adopt(self, key: str) -> bool:
+        """Takes back a lease that names us but that we do not hold: an earlier run of this
+        owner (the same id) died without releasing it. Waiting out the TTL would leave its
+        partitions undecided for that long after a restart, for nothing. Two live owners must
+        never share an id (a worker's default id is its host and port, which they cannot)."""
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
             return False
+        if entry.value != self._owner or entry.revision is None:
+            return False
+        try:
+            self._revisions[key] = await self._kv.update(key, self._owner, last=entry.revision)
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            return False
+        log.info("took back lease %s from an earlier run of %s", key, self._owner.decode())
         return True
 
     async def renew(self, key: str) -> bool:

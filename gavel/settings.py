@@ -64,7 +64,10 @@ class Settings(BaseSettings):
     bid_decision_timeout: float = 5.0
     # Which halves of bid_svc this process runs: api, worker, or all.
     bid_role: str = "all"
-    # Names this process in leases (operators and tests can tell owners apart); random if empty.
+    # Names this process in leases (operators and tests can tell owners apart). Empty: its host
+    # and bid port, which two live workers cannot share; a restarted worker with the same id
+    # takes its leases back at once instead of waiting out lease_ttl. Never give two live
+    # workers the same id.
     worker_id: str = ""
     # A worker that stops renewing its partition leases loses them after this many seconds
     # (renewed every quarter of it). This is how long a dead worker's partitions wait for a
