@@ -25,6 +25,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeAlias, cast
 
 import grpc
+import nats.errors
+from cassandra import OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable
 from google.protobuf.message import Message
 from grpc._cython.cygrpc import ExecuteBatchError  # type: ignore[import-not-found]  # what a send on a gone call raises (not re-exported)
 from grpc.aio import ServicerContext as _ServicerContext
@@ -148,8 +151,16 @@ class MetricsInterceptor(_AroundInterceptor):
             RPC_HANDLED.labels(method, code.name).inc()
 
 
+#: A store or the log out of reach (restarting, overloaded, a connection found dead on first
+#: use after a restart): the request may succeed if retried, so the caller is told UNAVAILABLE,
+#: not INTERNAL. Seen in the fault tests: after Cassandra came back, a stream service that had
+#: not read from it meanwhile failed its next reads on the dead connection, as INTERNAL.
+BACKEND_UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, nats.errors.Error)
+
+
 class ErrorInterceptor(_AroundInterceptor):
-    """Gavel errors become their status; anything else is a bug: logged, answered INTERNAL."""
+    """Gavel errors become their status; a backend out of reach is UNAVAILABLE (retry);
+    anything else is a bug: logged, answered INTERNAL."""
 
     @contextlib.asynccontextmanager
     async def around(self, method: str, metadata: Mapping[str, str], context: ServicerContext) -> AsyncIterator[None]:
@@ -159,6 +170,11 @@ class ErrorInterceptor(_AroundInterceptor):
             await context.abort_with_status(exc.to_status())
         except grpc.aio.AbortError:
             raise
+        except BACKEND_UNAVAILABLE as exc:
+            log.warning(
+                "backend unavailable: %s", type(exc).__name__, extra={"method": method, "error": str(exc)[:300]}
+            )
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"a backend is unavailable ({type(exc).__name__}); retry")
         except Exception:
             log.exception("unhandled error", extra={"method": method})
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")

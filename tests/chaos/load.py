@@ -123,6 +123,7 @@ class Watcher:
         self.versions: list[int] = []
         self.latest: pb.Auction | None = None
         self.connections = 0  # streams that delivered at least the snapshot
+        self.failed: grpc.StatusCode | None = None  # a status no client should retry on
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
@@ -150,13 +151,19 @@ class Watcher:
                         self._changed.notify_all()
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in RETRYABLE:
-                    raise
+                    async with self._changed:
+                        self.failed = exc.code()
+                        self._changed.notify_all()
+                    return
             await asyncio.sleep(0.2)  # reconnect backoff
 
     async def until(self, predicate: Callable[[pb.Auction], bool], timeout: float = 120) -> pb.Auction:
         async def satisfied() -> pb.Auction:
             async with self._changed:
-                await self._changed.wait_for(lambda: self.latest is not None and predicate(self.latest))
+                await self._changed.wait_for(
+                    lambda: self.failed is not None or (self.latest is not None and predicate(self.latest))
+                )
+                assert self.failed is None, f"watcher of {self.auction_id}: the stream ended with {self.failed.name}"
                 assert self.latest is not None
                 return self.latest
 

@@ -170,6 +170,8 @@ async def test_no_acknowledged_bid_is_lost(
             running = asyncio.create_task(load.run(stop))
             try:
                 await load.until(lambda b: len(b.acknowledged) >= BEFORE)
+                for watcher in watchers.values():  # every watcher on a live stream when the fault strikes
+                    await watcher.until(lambda _: True)
                 await FAULTS[fault](stack, settings, tmp_path, moments)
                 await load.until(lambda b: len(b.decided_after(moments.answering)) >= AFTER)
             finally:
