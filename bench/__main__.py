@@ -69,6 +69,8 @@ def bench_settings(data_dir: Path) -> Settings:
         gateway_reads_per_address=1_000_000,
         gateway_watches_per_user=1_000_000,
         gateway_watches_per_address=1_000_000,
+        # The fan-out run holds a thousand watchers from one address.
+        stream_max_watches_per_address=1_000_000,
     )
 
 

@@ -71,6 +71,10 @@ class Unavailable(GavelError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class ResourceExhausted(GavelError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
     """The field violations a failed call carried (clients and tests read them here)."""
     status = rpc_status.from_call(error)

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # A watched auction with no event for this long is re-read from Cassandra and the state
     # offered to its watchers: heals an event lost in transit (only a newer version is sent).
     stream_refresh_interval: float = 30.0
+    # Open WatchAuction streams one client may hold in one stream_svc process: a signed-in
+    # user, and an anonymous address (higher: a household or an office shares one). Past it,
+    # RESOURCE_EXHAUSTED; the gateway limits how fast streams are opened, this how many stay.
+    stream_max_watches_per_user: int = Field(default=100, gt=0)
+    stream_max_watches_per_address: int = Field(default=1000, gt=0)
 
     # Browser origins (a regex) allowed to call the API cross-origin; the page itself is
     # served same-origin by the gateway. Production sets its own sites.

@@ -17,6 +17,7 @@ from gavel.server import ServiceSpec, run
 from gavel.settings import Settings
 from stream_svc import service
 from stream_svc.fanout import Hub
+from stream_svc.quota import WatchQuota
 
 SERVICE = services.STREAM
 
@@ -35,7 +36,8 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     resources.push_async_callback(nc.drain)
     hubs.append(Hub(nc, snapshot, settings.stream_refresh_interval))
 
-    servicer = service.StreamService(hubs[0], snapshot, settings.stream_heartbeat_interval)
+    quota = WatchQuota(settings.stream_max_watches_per_user, settings.stream_max_watches_per_address)
+    servicer = service.StreamService(hubs[0], snapshot, settings.stream_heartbeat_interval, quota)
     pb_grpc.add_StreamServiceServicer_to_server(servicer, server)
 
 

@@ -14,6 +14,7 @@ from gavel.clock import Clock, utcnow
 from gavel.errors import NotFound
 from gavel.messages import auction_to_pb, parse_id
 from stream_svc.fanout import Hub, Snapshot
+from stream_svc.quota import WatchQuota, client_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["StreamService"].full_name
 #: None: watching an auction is a read, open to anonymous callers.
@@ -37,10 +38,11 @@ def snapshots(store: AuctionStore, clock: Clock = utcnow) -> Snapshot:
 
 
 class StreamService(pb_grpc.StreamServiceServicer):
-    def __init__(self, hub: Hub, snapshot: Snapshot, heartbeat_interval: float) -> None:
+    def __init__(self, hub: Hub, snapshot: Snapshot, heartbeat_interval: float, quota: WatchQuota) -> None:
         self._hub = hub
         self._snapshot = snapshot
         self._heartbeat_interval = heartbeat_interval
+        self._quota = quota
 
     async def WatchAuction(
         self,
@@ -48,18 +50,21 @@ class StreamService(pb_grpc.StreamServiceServicer):
         context: grpc.aio.ServicerContext[pb.WatchAuctionRequest, pb.AuctionEvent],
     ) -> AsyncIterator[pb.AuctionEvent]:
         auction_id = parse_id(request.auction_id, "auction_id")
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        client, is_user = client_of(metadata, context.peer())
         # Subscribed first, read second: a change between the two arrives as an event, and
         # the mailbox keeps whichever of the two is newer.
-        async with self._hub.watch(auction_id) as mailbox:
-            current = await self._snapshot(auction_id)
-            if current is None:
-                raise NotFound(f"auction {auction_id} not found")
-            mailbox.offer(current)
-            while True:
-                event = await mailbox.take(self._heartbeat_interval)
-                if event is None:
-                    yield HEARTBEAT
-                    continue
-                yield event
-                if is_final(event.auction):
-                    return
+        with self._quota.hold(client, is_user):
+            async with self._hub.watch(auction_id) as mailbox:
+                current = await self._snapshot(auction_id)
+                if current is None:
+                    raise NotFound(f"auction {auction_id} not found")
+                mailbox.offer(current)
+                while True:
+                    event = await mailbox.take(self._heartbeat_interval)
+                    if event is None:
+                        yield HEARTBEAT
+                        continue
+                    yield event
+                    if is_final(event.auction):
+                        return
