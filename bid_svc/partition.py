@@ -61,6 +61,11 @@ ACK_WAIT_S = 30.0
 MAX_DELIVER = 20
 MAX_ACK_PENDING = 4096
 FETCH_BATCH = 512
+#: How long one pull waits for a first command. A pull request lives on the server: when NATS
+#: restarts it is gone, and the fetch waits out this poll before asking again. Measured (fault
+#: test: a new bid decided after kill -9 of NATS; an idle bid_svc holding all 64 partitions):
+#: 5 s: 5.0 s, 12.0 ms CPU per s; 2 s: 1.8 s, 14.3 ms; 1 s: 1.0 s, 25.3 ms.
+FETCH_POLL_S = 2.0
 #: Bids per compare-and-set: big enough to drain a hot auction, small enough for one batch.
 MAX_GROUP = 64
 KNOWN_AUCTIONS = 10_000
@@ -250,7 +255,7 @@ class Partition:
         would only time out (two pull requests and a 5 ms timer per command, for nothing)."""
         while not self.stopped:
             try:
-                messages = await subscription.fetch(1, timeout=5.0)
+                messages = await subscription.fetch(1, timeout=FETCH_POLL_S)
             except TimeoutError:
                 continue
             pending = messages[-1].metadata.num_pending if messages else 0
