@@ -22,7 +22,6 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, ResultSet, Session
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
-    ExponentialReconnectionPolicy,
     FallthroughRetryPolicy,
     RetryPolicy,
     TokenAwarePolicy,
@@ -83,11 +82,6 @@ def connect(settings: Settings, keyspace: str | None = None) -> Session:
         # Without it, a request bigger than one segment (a group-commit batch) waits out
         # Nagle against the server's delayed ACK: ~40 ms per 64-bid batch, measured.
         sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        # The driver's default backs off to 10 minutes between attempts to reach a node it
-        # marked down; with every node down (one node locally, or a whole DC) that is how long
-        # the service stays UNAVAILABLE after the nodes are back. The fault tests saw bids
-        # wait 15 s after an 8-s Cassandra restart (attempts at 1, 3, 7, 15 s).
-        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=4.0),
     )
     return cluster.connect(keyspace)
 
