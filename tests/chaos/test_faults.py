@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -44,6 +45,7 @@ from tests.integration.bidding import (
     new_bidders,
 )
 
+T = TypeVar("T")
 AUCTIONS = 12
 #: Answered bids before the fault, and decided ones sent after recovery, per fault.
 BEFORE, AFTER = 60, 30
@@ -142,6 +144,19 @@ FAULTS: dict[str, Inject] = {
 }
 
 
+async def _until_available(call: Callable[[], Awaitable[T]], deadline_s: float = 120) -> T:
+    """As a client does: a service that answers UNAVAILABLE (its store is reconnecting after a
+    fault; the driver backs off between attempts) is asked again, within a deadline."""
+    give_up = time.monotonic() + deadline_s
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > give_up:
+                raise
+        await asyncio.sleep(0.5)  # a client's retry backoff
+
+
 @contextlib.asynccontextmanager
 async def _watchers(settings: Settings, auctions: list[str]) -> AsyncIterator[dict[str, Watcher]]:
     async with grpc.aio.insecure_channel(settings.target("stream")) as channel:
@@ -159,7 +174,10 @@ async def test_no_acknowledged_bid_is_lost(
     fault: str, stack: Stack, settings: Settings, token_for, tmp_path: Path
 ) -> None:
     seller = token_for(f"seller-{uuid.uuid4().hex[:6]}")
-    auctions = [(await create_auction(settings, seller, starting_price=100)).auction_id for _ in range(AUCTIONS)]
+    auctions = [
+        (await _until_available(lambda: create_auction(settings, seller, starting_price=100))).auction_id
+        for _ in range(AUCTIONS)
+    ]
     assert len({bus.partition_of(uuid.UUID(a), settings.bid_partitions) for a in auctions}) > 1
     load = BidLoad(settings, auctions, [token_for(b) for b in new_bidders(20)])
     moments = Moments()
@@ -183,7 +201,7 @@ async def test_no_acknowledged_bid_is_lost(
             by_auction = Counter(s.request.auction_id for s in acknowledged)
             for auction_id in auctions:  # settled: each auction has decided every bid it was sent
                 await watchers[auction_id].until(lambda x, n=by_auction[auction_id]: x.bid_count >= n)
-            finals = {a: await get_auction(settings, a) for a in auctions}
+            finals = {a: await _until_available(lambda a=a: get_auction(settings, a)) for a in auctions}
 
             async with bid_stub(settings) as stub:
                 lost = 0
@@ -229,6 +247,9 @@ async def test_no_acknowledged_bid_is_lost(
                     pb.PlaceBidRequest(auction_id=lot, amount=finals[lot].highest_bid + 1, request_id=uuid.uuid4().hex),
                     metadata=bearer(token_for(new_bidders(1)[0])),
                 )
+                if fresh.status == pb.BID_STATUS_PENDING:  # acknowledged, decided after PlaceBid's wait
+                    await watchers[lot].until(lambda x, v=finals[lot].version: x.version > v)
+                    fresh = await stub.GetBid(pb.GetBidRequest(auction_id=lot, bid_id=fresh.bid_id))
                 assert fresh.status == pb.BID_STATUS_ACCEPTED
     finally:
         for cleanup in reversed(moments.cleanups):
