@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import random
 import signal
-import sys
 import time
 import uuid
 from collections import Counter
@@ -27,7 +26,6 @@ from typing import TypeVar
 import grpc
 import pytest
 
-from devstack.process import ManagedProcess
 from devstack.stack import Stack
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
@@ -41,6 +39,7 @@ from tests.integration.bidding import (
     bid_stub,
     check_history,
     create_auction,
+    extra_worker,
     get_auction,
     new_bidders,
 )
@@ -85,17 +84,7 @@ async def _pause_worker_past_its_lease(stack: Stack, settings: Settings, tmp_pat
     worker has taken every one of them over, then let go on: it finds its leases gone (what
     it was deciding when it stopped loses the compare-and-set), takes its share back, and
     decides bids beside the first worker until the test ends."""
-    second = settings.model_copy(
-        update={
-            "bid_role": "worker",
-            "worker_id": f"paused-{uuid.uuid4().hex[:6]}",
-            "bid_port": settings.bid_port + 30,
-            "bid_metrics_port": settings.bid_metrics_port + 30,
-        }
-    )
-    worker = ManagedProcess(
-        "paused-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "paused.log", env=second.as_env()
-    )
+    worker, _ = extra_worker(settings, "paused", 30, tmp_path)
     half = settings.bid_partitions // 2
     moments.cleanups.append(worker.stop)
     moments.cleanups.append(lambda: worker.signal(signal.SIGCONT))  # runs first: a stopped process ignores TERM

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import nats
 
+from devstack.process import ManagedProcess
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
@@ -141,3 +144,20 @@ def check_leader_chain(session: object, auction_id: str) -> None:
     )
     accepted = sorted((r for r in rows if r.bid_id is not None and r.accepted), key=lambda r: r.seq)
     assert [r.prev_bid_id for r in accepted] == ([None] + [r.bid_id for r in accepted])[: len(accepted)]
+
+
+def extra_worker(settings: Settings, name: str, port_shift: int, log_dir: Path) -> tuple[ManagedProcess, Settings]:
+    """Another bid worker beside the stack's (not started): its own id, named ``name`` plus a
+    random suffix, and its own health and metrics ports, ``port_shift`` above the stack's."""
+    mine = settings.model_copy(
+        update={
+            "bid_role": "worker",
+            "worker_id": f"{name}-{uuid.uuid4().hex[:6]}",
+            "bid_port": settings.bid_port + port_shift,
+            "bid_metrics_port": settings.bid_metrics_port + port_shift,
+        }
+    )
+    process = ManagedProcess(
+        f"{name}-worker", [sys.executable, "-m", "bid_svc"], log_dir / f"{name}.log", env=mine.as_env()
+    )
+    return process, mine

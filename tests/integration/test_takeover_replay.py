@@ -12,17 +12,15 @@ since."""
 from __future__ import annotations
 
 import signal
-import sys
 import uuid
 from pathlib import Path
 
-from devstack.process import ManagedProcess
 from devstack.stack import Stack
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.services import BID
 from gavel.settings import Settings
 from tests.integration.bid_log import Partition, commands_per_partition, consumer_creations, partitions, quiescent
-from tests.integration.bidding import bearer, bid_stub, create_auction, new_bidders
+from tests.integration.bidding import bearer, bid_stub, create_auction, extra_worker, new_bidders
 
 
 async def _bid_on_many_partitions(settings: Settings, token_for, auctions: int = 40) -> None:
@@ -92,17 +90,7 @@ async def test_moving_partitions_between_workers_replays_only_what_was_unacknowl
     stack: Stack, settings: Settings, token_for, tmp_path: Path
 ) -> None:
     await _bid_on_many_partitions(settings, token_for, auctions=20)
-    second = settings.model_copy(
-        update={
-            "bid_role": "worker",
-            "worker_id": f"second-{uuid.uuid4().hex[:6]}",
-            "bid_port": settings.bid_port + 20,
-            "bid_metrics_port": settings.bid_metrics_port + 20,
-        }
-    )
-    worker = ManagedProcess(
-        "second-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "second.log", env=second.as_env()
-    )
+    worker, _ = extra_worker(settings, "second", 20, tmp_path)
     half = settings.bid_partitions // 2
     try:
         before, counts_before = await quiescent(settings), await commands_per_partition(settings)

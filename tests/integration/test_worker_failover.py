@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sys
 import uuid
 from collections import Counter
 from contextlib import AsyncExitStack
@@ -16,7 +15,6 @@ from contextlib import AsyncExitStack
 import nats
 from nats.js.kv import KeyValue
 
-from devstack.process import ManagedProcess
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.settings import Settings
@@ -27,6 +25,7 @@ from tests.integration.bidding import (
     check_history,
     check_leader_chain,
     create_auction,
+    extra_worker,
     get_auction,
     new_bidders,
     watching,
@@ -115,17 +114,7 @@ async def test_a_lease_lost_while_busy_is_taken_back_and_its_bids_decided(
 async def test_killed_worker_hands_over_and_no_acknowledged_bid_is_lost(
     stack: object, settings: Settings, token_for, cql_session: object, tmp_path
 ) -> None:
-    second = settings.model_copy(
-        update={
-            "bid_role": "worker",
-            "worker_id": f"doomed-{uuid.uuid4().hex[:6]}",
-            "bid_port": settings.bid_port + 10,
-            "bid_metrics_port": settings.bid_metrics_port + 10,
-        }
-    )
-    doomed = ManagedProcess(
-        "doomed-worker", [sys.executable, "-m", "bid_svc"], tmp_path / "doomed.log", env=second.as_env()
-    )
+    doomed, second = extra_worker(settings, "doomed", 10, tmp_path)
     doomed.start()
     try:
         # Two workers: each settles on half the partitions.
