@@ -6,6 +6,7 @@ All violations are collected, not just the first, so a form can mark every bad f
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -13,7 +14,7 @@ import pycountry
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import to_ms
-from gavel.domain.auction import Auction, Item
+from gavel.domain.auction import Auction, IncrementStep, Item, SoftClose
 from gavel.errors import FieldViolation, InvalidArgument
 from gavel.messages import from_timestamp
 
@@ -25,6 +26,7 @@ MAX_PRICE = 10**15  # minor units; far above any real item, far below int64 over
 MAX_DURATION = timedelta(days=30)
 MAX_START_AHEAD = timedelta(days=90)
 DEFAULT_CURRENCY = "USD"
+MAX_INCREMENT_STEPS = 50
 
 # Namespace for auction ids derived from (seller, request_id): a retry lands on the same id.
 _IDEMPOTENCY_NS = uuid.UUID("6f1d3c52-8a8e-4d0c-9d55-2f0a3f6f2b11")
@@ -93,6 +95,10 @@ def new_auction(request: pb.CreateAuctionRequest, seller_id: str, now: datetime)
         elif end - start > MAX_DURATION:
             violation("end_date", f"an auction lasts at most {MAX_DURATION.days} days")
 
+    increments = _increments(request, violation)
+    _prices(request, violation)
+    soft_close = _soft_close(request, start, end if request.HasField("end_date") else None, violation)
+
     if bad:
         raise InvalidArgument(bad)
     return Auction(
@@ -104,4 +110,68 @@ def new_auction(request: pb.CreateAuctionRequest, seller_id: str, now: datetime)
         starting_price=request.starting_price,
         currency=currency,
         created_at=now,
+        reserve_price=request.reserve_price,
+        buy_now_price=request.buy_now_price,
+        increments=increments,
+        soft_close=soft_close,
+        original_end_date=end,
     )
+
+
+Violation = Callable[[str, str], None]
+
+
+def _prices(request: pb.CreateAuctionRequest, violation: Violation) -> None:
+    """The reserve is at least the starting price; Buy It Now is above both (0: none)."""
+    start, reserve, buy_now = request.starting_price, request.reserve_price, request.buy_now_price
+    if reserve < 0 or reserve > MAX_PRICE:
+        violation("reserve_price", f"must be 0 (none) or a price of at most {MAX_PRICE}")
+    elif reserve and reserve < start:
+        violation("reserve_price", "must be at least starting_price")
+    if buy_now < 0 or buy_now > MAX_PRICE:
+        violation("buy_now_price", f"must be 0 (none) or a price of at most {MAX_PRICE}")
+    elif buy_now and buy_now <= start:
+        violation("buy_now_price", "must be above starting_price")
+    elif buy_now and reserve and buy_now <= reserve:
+        violation("buy_now_price", "must be above reserve_price")
+
+
+def _increments(request: pb.CreateAuctionRequest, violation: Violation) -> tuple[IncrementStep, ...]:
+    """Empty is the default ladder; a table of one's own starts at 0 and rises strictly."""
+    steps = request.increments
+    if len(steps) > MAX_INCREMENT_STEPS:
+        violation("increments", f"at most {MAX_INCREMENT_STEPS} steps")
+        return ()
+    for i, step in enumerate(steps):
+        if i == 0 and step.from_price != 0:
+            violation("increments[0].from_price", "the first step must start at 0")
+        elif i > 0 and step.from_price <= steps[i - 1].from_price:
+            violation(f"increments[{i}].from_price", "must be above the previous step's")
+        elif step.from_price > MAX_PRICE:
+            violation(f"increments[{i}].from_price", f"at most {MAX_PRICE}")
+        if not 0 < step.increment <= MAX_PRICE:
+            violation(f"increments[{i}].increment", f"must be greater than 0 and at most {MAX_PRICE}")
+    return tuple(IncrementStep(s.from_price, s.increment) for s in steps)
+
+
+def _soft_close(
+    request: pb.CreateAuctionRequest, start: datetime, end: datetime | None, violation: Violation
+) -> SoftClose | None:
+    """Positive durations; the hard end after the end and within the longest auction."""
+    if not request.HasField("soft_close"):
+        return None
+    soft = request.soft_close
+    # Whole milliseconds, as stored, so what is read back equals what was decided on.
+    window, extension = (timedelta(milliseconds=d.ToMilliseconds()) for d in (soft.window, soft.extension))
+    for field, value in (("window", window), ("extension", extension)):
+        if not timedelta(0) < value <= MAX_DURATION:
+            violation(f"soft_close.{field}", f"must be positive and at most {MAX_DURATION.days} days")
+    if not soft.HasField("hard_end"):
+        violation("soft_close.hard_end", "required")
+        return None
+    hard_end = from_timestamp(soft.hard_end)
+    if end is not None and hard_end <= end:
+        violation("soft_close.hard_end", "must be after end_date")
+    elif hard_end - start > MAX_DURATION:
+        violation("soft_close.hard_end", f"an auction lasts at most {MAX_DURATION.days} days, extensions included")
+    return SoftClose(window=window, extension=extension, hard_end=hard_end)

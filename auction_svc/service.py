@@ -11,7 +11,7 @@ from gavel.auction_store import AuctionStore
 from gavel.auth import MAX_USER_ID
 from gavel.clock import Clock, utcnow
 from gavel.errors import FieldViolation, InvalidArgument, NotFound
-from gavel.interceptors import require_principal
+from gavel.interceptors import require_principal, viewer_id
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id
 from gavel.paging import PageTokens, page_size
 
@@ -31,7 +31,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         seller = require_principal()
         auction = creation.new_auction(request, seller.user_id, self._clock())
         stored, _created = await self._store.create(auction)
-        return auction_to_pb(stored, self._clock())
+        return auction_to_pb(stored, self._clock(), seller.user_id)
 
     async def GetAuction(
         self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext[pb.GetAuctionRequest, pb.Auction]
@@ -40,7 +40,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         auction = await self._store.get(auction_id)
         if auction is None:
             raise NotFound(f"auction {auction_id} not found")
-        return auction_to_pb(auction, self._clock())
+        return auction_to_pb(auction, self._clock(), viewer_id())
 
     async def ListAuctions(
         self,
@@ -61,4 +61,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         )
         now = self._clock()
         auctions, token = await listing.list_auctions(self._store, query, request.page_token, now, self._tokens)
-        return pb.ListAuctionsResponse(auctions=[auction_to_pb(a, now) for a in auctions], next_page_token=token)
+        viewer = viewer_id()
+        return pb.ListAuctionsResponse(
+            auctions=[auction_to_pb(a, now, viewer) for a in auctions], next_page_token=token
+        )

@@ -16,15 +16,21 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
-from cassandra.query import UNSET_VALUE
-
 from gavel.clock import from_cassandra
-from gavel.domain.bidding import BidOutcome, PlaceBid, RejectReason
+from gavel.cql import unset_if_none
+from gavel.domain.bidding import BidKind, BidOutcome, RejectReason
 
 #: A bid's columns in ``auctions`` and ``bids_by_auction`` (after the ``auction_id`` key).
-BID_COLUMNS = "bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id"
+BID_COLUMNS = (
+    "bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id, kind, max_amount"
+)
 #: A bid's columns in ``bids_by_bidder`` (after the ``bidder_id`` key).
-BIDDER_COLUMNS = "placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after"
+BIDDER_COLUMNS = "placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after, kind, max_amount"
+
+
+def placeholders(columns: str) -> str:
+    """``?, ?, ...``: one per column, plus one for the key that precedes them."""
+    return ", ".join("?" * (columns.count(",") + 2))
 
 
 class _Decided(Protocol):
@@ -44,6 +50,10 @@ class _Decided(Protocol):
     def seq(self) -> int: ...
     @property
     def highest_after(self) -> int: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def max_amount(self) -> int | None: ...
 
 
 class BidRow(_Decided, Protocol):
@@ -62,18 +72,20 @@ class BidderRow(_Decided, Protocol):
     def auction_id(self) -> uuid.UUID: ...
 
 
-def unset_if_none(value: Any) -> Any:
-    """A column the write leaves as it is, rather than writing a null (a tombstone)."""
-    return UNSET_VALUE if value is None else value
-
-
 def _reason(outcome: BidOutcome) -> str | None:
     return outcome.reason.value if outcome.reason else None
 
 
 def _outcome(row: _Decided, auction_id: uuid.UUID, bidder_id: str, prev_bid_id: uuid.UUID | None) -> BidOutcome:
     return BidOutcome(
-        bid=PlaceBid(row.bid_id, auction_id, bidder_id, row.amount, from_cassandra(row.placed_at)),
+        bid_id=row.bid_id,
+        auction_id=auction_id,
+        bidder_id=bidder_id,
+        # Rows from before the auction rules have neither: a manual bid of that amount.
+        kind=BidKind(row.kind) if row.kind else BidKind.MANUAL,
+        amount=row.amount,
+        max_amount=row.amount if row.max_amount is None else row.max_amount,
+        placed_at=from_cassandra(row.placed_at),
         accepted=row.accepted,
         reason=RejectReason(row.reject_reason) if row.reject_reason else None,
         version=row.seq,
@@ -93,32 +105,36 @@ def outcome_from_bidder_row(bidder_id: str, row: BidderRow) -> BidOutcome:
 
 def bid_values(outcome: BidOutcome) -> tuple[Any, ...]:
     """``(auction_id, *BID_COLUMNS)`` of a decided bid."""
-    o, b = outcome, outcome.bid
+    o = outcome
     return (
-        b.auction_id,
-        b.bid_id,
-        b.bidder_id,
-        b.amount,
-        b.placed_at,
+        o.auction_id,
+        o.bid_id,
+        o.bidder_id,
+        o.amount,
+        o.placed_at,
         o.accepted,
         _reason(o),
         o.version,
         o.highest_bid,
         unset_if_none(o.prev_bid_id),
+        o.kind.value,
+        o.max_amount,
     )
 
 
 def bidder_values(outcome: BidOutcome) -> tuple[Any, ...]:
     """``(bidder_id, *BIDDER_COLUMNS)`` of a decided bid."""
-    o, b = outcome, outcome.bid
+    o = outcome
     return (
-        b.bidder_id,
-        b.placed_at,
-        b.bid_id,
-        b.auction_id,
-        b.amount,
+        o.bidder_id,
+        o.placed_at,
+        o.bid_id,
+        o.auction_id,
+        o.amount,
         o.accepted,
         _reason(o),
         o.version,
         o.highest_bid,
+        o.kind.value,
+        o.max_amount,
     )

@@ -57,5 +57,5 @@ class BidStore:
         found = [outcome_from_bidder_row(bidder_id, r) for r in rows]
         if len(rows) < limit:
             return found, ""
-        tail = found[-1].bid
+        tail = found[-1]
         return found, self._mine_tokens.encode({"b": bidder_id, "t": time_value(tail.placed_at), "i": str(tail.bid_id)})

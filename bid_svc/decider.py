@@ -40,8 +40,7 @@ from bid_svc.partition import Group, Lane
 from gavel import bus, commands
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import Clock, utcnow
-from gavel.domain.auction import Auction
-from gavel.domain.bidding import BidOutcome, Closed, Outcome, decide_all
+from gavel.domain.bidding import BidOutcome, Closed, Steps, decide_all
 from gavel.messages import auction_to_pb, outcome_to_pb
 
 log = logging.getLogger(__name__)
@@ -54,9 +53,6 @@ GROUP_SIZE = Histogram(
 )
 CAS_CONFLICTS = Counter("gavel_bid_cas_conflicts_total", "Compare-and-sets lost or unknown (re-read).")
 DEAD_LETTERS = Counter("gavel_bid_dead_letters_total", "Commands sent to the dead-letter stream.", ["reason"])
-
-#: Each decided command with the auction's state right after it.
-Steps = list[tuple[Auction, Outcome]]
 
 
 class _Conflict(Exception):
@@ -124,8 +120,25 @@ class Decider:
                 await self.dead_letter(number, msg, f"unknown auction: {lane.auction_id}")
             return
         await self._announce(lane, group, *decided)
+        await self._close_if_past(number, lane, *decided)
         for msg, _command in group:
             await msg.ack()
+
+    async def _close_if_past(self, number: int, lane: Lane, steps: Steps, already: dict[uuid.UUID, BidOutcome]) -> None:
+        """An end that soft close moved is the closer's to find at its new end, unless the
+        move was decided after that end had passed (a backlog): the closer may have walked
+        past it already, so the close is put in the log here (the closer's own, if it also
+        comes, is stored once)."""
+        state = lane.auction
+        if state is None or not state.extended or state.closed_at is not None or state.end_date > self._clock():
+            return
+        decided = [o for _, o in steps] + list(already.values())  # a redelivery may find it undone
+        if not any(isinstance(o, BidOutcome) and o.accepted for o in decided):
+            return
+        command = commands.CloseAuctionCommand(auction_id=state.auction_id, end_date=state.end_date)
+        await self._js.publish(
+            bus.bid_subject(number), commands.encode(command), headers={"Nats-Msg-Id": command.msg_id}
+        )
 
     async def _decide_once(self, lane: Lane, group: Group) -> tuple[Steps, dict[uuid.UUID, BidOutcome]] | None:
         """Optimistic: decide from the state we know (or a plain read of it) and let the
@@ -137,13 +150,13 @@ class Decider:
             lane.auction = await self._ledger.load(lane.auction_id, serial=after_conflict)
             if lane.auction is None:
                 return None
-        bid_ids = [c.bid_id for _, c in group if isinstance(c, commands.PlaceBidCommand)]
+        bid_ids = [c.bid_id for _, c in group if isinstance(c, commands.BID_COMMANDS)]
         already = await self._ledger.recorded(lane.auction_id, bid_ids) if after_conflict else {}
         now = self._clock()
         todo = [
             c.to_domain(now) if isinstance(c, commands.CloseAuctionCommand) else c.to_domain()
             for _, c in group
-            if not (isinstance(c, commands.PlaceBidCommand) and c.bid_id in already)
+            if not (isinstance(c, commands.BID_COMMANDS) and c.bid_id in already)
         ]
         before = lane.auction
         after, steps = decide_all(before, todo)
@@ -178,7 +191,9 @@ class Decider:
             # Re-published so a watcher that missed the first event (we died before it) converges.
             current = pb.AuctionEvent(auction=auction_to_pb(lane.auction, now))
             await self._nc.publish(bus.auction_subject(lane.auction_id), current.SerializeToString())
-        by_id = {o.bid.bid_id: o for o in new_bids} | already
+        by_id = {o.bid_id: o for o in new_bids} | already
         for _msg, command in group:
-            if isinstance(command, commands.PlaceBidCommand) and command.reply_to and command.bid_id in by_id:
-                await self._nc.publish(command.reply_to, outcome_to_pb(by_id[command.bid_id]).SerializeToString())
+            if isinstance(command, commands.BID_COMMANDS) and command.reply_to and command.bid_id in by_id:
+                # The reply goes to the bidder's own PlaceBid: it carries their maximum.
+                reply = outcome_to_pb(by_id[command.bid_id], viewer=command.bidder_id)
+                await self._nc.publish(command.reply_to, reply.SerializeToString())

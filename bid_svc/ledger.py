@@ -26,12 +26,13 @@ from bid_svc.bid_rows import (
     bid_values,
     bidder_values,
     outcome_from_row,
-    unset_if_none,
+    placeholders,
 )
 from gavel import cql
 from gavel.auction_store import AuctionStore
+from gavel.cql import unset_if_none
 from gavel.domain.auction import Auction
-from gavel.domain.bidding import BidOutcome, Outcome
+from gavel.domain.bidding import BidOutcome, Outcome, proxy_bid_id
 
 
 class Ledger:
@@ -42,16 +43,17 @@ class Ledger:
         self._recorded = p(f"SELECT {BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id IN ?")
         self._cas_state = p(
             "UPDATE auctions SET version = ?, highest_bid = ?, highest_bidder_id = ?, highest_bid_id = ?,"
-            " bid_count = ?, closed_at = ?, winner_id = ? WHERE auction_id = ? IF version = ?"
+            " bid_count = ?, closed_at = ?, winner_id = ?, leader_max = ?, end_date = ?"
+            " WHERE auction_id = ? IF version = ?"
         )
         self._insert_bid = p(
-            f"INSERT INTO auctions (auction_id, {BID_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            f"INSERT INTO auctions (auction_id, {BID_COLUMNS}) VALUES ({placeholders(BID_COLUMNS)}) IF NOT EXISTS"
         )
         self._by_auction = p(
-            f"INSERT INTO bids_by_auction (auction_id, {BID_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO bids_by_auction (auction_id, {BID_COLUMNS}) VALUES ({placeholders(BID_COLUMNS)})"
         )
         self._by_bidder = p(
-            f"INSERT INTO bids_by_bidder (bidder_id, {BIDDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO bids_by_bidder (bidder_id, {BIDDER_COLUMNS}) VALUES ({placeholders(BIDDER_COLUMNS)})"
         )
 
     async def load(self, auction_id: uuid.UUID, *, serial: bool = False) -> Auction | None:
@@ -60,13 +62,23 @@ class Ledger:
         return await self._auctions.get(auction_id, serial=serial)
 
     async def recorded(self, auction_id: uuid.UUID, bid_ids: list[uuid.UUID]) -> dict[uuid.UUID, BidOutcome]:
+        """The rows already decided for these bids, and the proxy bids that answered them
+        (written in the same compare-and-set, so their history rows are rewritten too)."""
         if not bid_ids:
             return {}
-        rows = (await cql.execute(self._session, self._recorded, (auction_id, bid_ids))).current_rows
+        ids = bid_ids + [proxy_bid_id(b) for b in bid_ids]
+        rows = (await cql.execute(self._session, self._recorded, (auction_id, ids))).current_rows
         return {r.bid_id: outcome_from_row(auction_id, r) for r in rows if r.bid_id is not None and r.seq is not None}
 
     async def commit(self, before: Auction, after: Auction, outcomes: list[Outcome]) -> bool | None:
-        """True: applied. False: lost the race (re-read). None: unknown (resolve by reading)."""
+        """True: applied. False: lost the race (re-read). None: unknown (resolve by reading).
+
+        An end moved by soft close is indexed first (a conditional batch cannot span
+        partitions): the closer finds the auction at its new end, never by a scan, and the
+        hint of an end the compare-and-set then refused is skipped by its readers."""
+        moved = after.end_date != before.end_date
+        if moved:
+            await self._auctions.index_end(after.auction_id, after.end_date)
         batch = BatchStatement(batch_type=BatchType.LOGGED)
         batch.add(
             self._cas_state,
@@ -78,6 +90,8 @@ class Ledger:
                 after.bid_count,
                 unset_if_none(after.closed_at),
                 after.winner_id or UNSET_VALUE,
+                after.leader_max,
+                after.end_date if moved else UNSET_VALUE,
                 after.auction_id,
                 before.version,
             ),

@@ -75,7 +75,7 @@ STOP_WAIT_S = 2.0
 INFLIGHT = Gauge("gavel_bid_partition_inflight", "Commands fetched and not yet acknowledged.")
 
 #: A fetched command with the message that acknowledges it.
-Queued = tuple[Msg, commands.PlaceBidCommand | commands.CloseAuctionCommand]
+Queued = tuple[Msg, commands.AnyCommand]
 #: One auction's commands, in log order, decided together (one compare-and-set).
 Group = list[Queued]
 

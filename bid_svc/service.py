@@ -18,7 +18,7 @@ from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
 from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
-from gavel.interceptors import require_principal
+from gavel.interceptors import require_principal, viewer_id
 from gavel.messages import outcome_to_pb, parse_id, timestamp
 from gavel.paging import page_size
 from gavel.settings import Settings
@@ -28,18 +28,21 @@ ANSWERS = Counter(
 )
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BidService"].full_name
-AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/PlaceBid", f"/{SERVICE_NAME}/ListMyBids"})
+AUTHENTICATED_METHODS = frozenset(
+    {f"/{SERVICE_NAME}/PlaceBid", f"/{SERVICE_NAME}/BuyNow", f"/{SERVICE_NAME}/ListMyBids"}
+)
 
 MAX_AMOUNT = 10**15
 MAX_REQUEST_ID = 128
 _BID_NS = uuid.UUID("0c3f7a43-51d2-4d6b-9a3e-6cbb0e1d7f20")
 
 
-def bid_id_for(auction_id: uuid.UUID, bidder_id: str, request_id: str) -> uuid.UUID:
-    """Derived from the request, so a retry is the same bid wherever and whenever it lands."""
+def bid_id_for(auction_id: uuid.UUID, bidder_id: str, request_id: str, kind: str = "") -> uuid.UUID:
+    """Derived from the request, so a retry is the same bid wherever and whenever it lands
+    (a Buy It Now with the same request_id as a bid is a different command)."""
     if not request_id:
         return uuid.uuid4()
-    return uuid.uuid5(_BID_NS, f"{auction_id}\x00{bidder_id}\x00{request_id}")
+    return uuid.uuid5(_BID_NS, f"{auction_id}\x00{bidder_id}\x00{request_id}{kind}")
 
 
 class BidService(pb_grpc.BidServiceServicer):
@@ -70,6 +73,10 @@ class BidService(pb_grpc.BidServiceServicer):
             seller = self._sellers[auction_id] = auction.seller_id
         return seller
 
+    async def _check(self, auction_id: uuid.UUID, bidder: str) -> None:
+        if await self._seller_of(auction_id) == bidder:
+            raise PermissionDenied("sellers cannot bid on (or buy) their own auction")
+
     async def PlaceBid(
         self, request: pb.PlaceBidRequest, context: grpc.aio.ServicerContext[pb.PlaceBidRequest, pb.Bid]
     ) -> pb.Bid:
@@ -87,9 +94,7 @@ class BidService(pb_grpc.BidServiceServicer):
             bad.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
         if bad:
             raise InvalidArgument(bad)
-        if await self._seller_of(auction_id) == bidder:
-            raise PermissionDenied("sellers cannot bid on their own auction")
-
+        await self._check(auction_id, bidder)
         command = commands.PlaceBidCommand(
             auction_id=auction_id,
             bid_id=bid_id_for(auction_id, bidder, request.request_id),
@@ -98,6 +103,34 @@ class BidService(pb_grpc.BidServiceServicer):
             placed_at=self._clock(),
             reply_to=self._outcomes.subject,
         )
+        return await self._submit(command, request.amount, pb.BID_KIND_MANUAL)
+
+    async def BuyNow(
+        self, request: pb.BuyNowRequest, context: grpc.aio.ServicerContext[pb.BuyNowRequest, pb.Bid]
+    ) -> pb.Bid:
+        buyer = require_principal().user_id
+        bad = []
+        try:
+            auction_id = uuid.UUID(request.auction_id)
+        except ValueError:
+            bad.append(FieldViolation("auction_id", "must be a UUID"))
+        if len(request.request_id) > MAX_REQUEST_ID:
+            bad.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
+        if bad:
+            raise InvalidArgument(bad)
+        await self._check(auction_id, buyer)
+        command = commands.BuyNowCommand(
+            auction_id=auction_id,
+            bid_id=bid_id_for(auction_id, buyer, request.request_id, ":buy_now"),
+            bidder_id=buyer,
+            placed_at=self._clock(),
+            reply_to=self._outcomes.subject,
+        )
+        return await self._submit(command, 0, pb.BID_KIND_BUY_NOW)
+
+    async def _submit(self, command: commands.BidCommand, amount: int, kind: pb.BidKind.ValueType) -> pb.Bid:
+        """Appends to the log and answers the decision, or PENDING if it is late."""
+        auction_id, bidder = command.auction_id, command.bidder_id
         outcome = self._outcomes.expect(command.bid_id)
         try:
             try:
@@ -113,7 +146,7 @@ class BidService(pb_grpc.BidServiceServicer):
             if ack.duplicate:
                 # A retry of a bid already in the log: its outcome may be recorded already.
                 recorded = await self._bids.get(auction_id, command.bid_id)
-                answer = outcome_to_pb(recorded) if recorded is not None else None
+                answer = outcome_to_pb(recorded, viewer=bidder) if recorded is not None else None
             if answer is None:
                 try:
                     answer = await asyncio.wait_for(asyncio.shield(outcome), self._settings.bid_decision_timeout)
@@ -122,7 +155,9 @@ class BidService(pb_grpc.BidServiceServicer):
                         bid_id=str(command.bid_id),
                         auction_id=str(auction_id),
                         bidder_id=bidder,
-                        amount=command.amount,
+                        amount=amount,
+                        max_amount=amount,
+                        kind=kind,
                         placed_at=timestamp(command.placed_at),
                         status=pb.BID_STATUS_PENDING,
                     )
@@ -139,7 +174,7 @@ class BidService(pb_grpc.BidServiceServicer):
         found = await self._bids.get(auction_id, bid_id)
         if found is None:
             raise NotFound(f"bid {bid_id} is not decided on auction {auction_id} (unknown, or still in the log)")
-        return outcome_to_pb(found)
+        return outcome_to_pb(found, viewer_id())
 
     async def ListBids(
         self, request: pb.ListBidsRequest, context: grpc.aio.ServicerContext[pb.ListBidsRequest, pb.ListBidsResponse]
@@ -149,7 +184,8 @@ class BidService(pb_grpc.BidServiceServicer):
         bids, token = await self._bids.history(auction_id, request.page_token, limit)
         if not bids and not request.page_token:
             await self._seller_of(auction_id)  # an unknown auction is NOT_FOUND, not an empty history
-        return pb.ListBidsResponse(bids=[outcome_to_pb(b) for b in bids], next_page_token=token)
+        viewer = viewer_id()
+        return pb.ListBidsResponse(bids=[outcome_to_pb(b, viewer) for b in bids], next_page_token=token)
 
     async def ListMyBids(
         self,
@@ -158,4 +194,4 @@ class BidService(pb_grpc.BidServiceServicer):
     ) -> pb.ListBidsResponse:
         bidder = require_principal().user_id
         bids, token = await self._bids.of_bidder(bidder, request.page_token, page_size(request.page_size))
-        return pb.ListBidsResponse(bids=[outcome_to_pb(b) for b in bids], next_page_token=token)
+        return pb.ListBidsResponse(bids=[outcome_to_pb(b, bidder) for b in bids], next_page_token=token)

@@ -56,6 +56,7 @@ ROUTES = tuple(
 WRITES = (
     "auction.v1.AuctionService/CreateAuction",
     "auction.v1.BidService/PlaceBid",
+    "auction.v1.BidService/BuyNow",
     "auction.v1.DevAuthService/IssueDevToken",
 )
 

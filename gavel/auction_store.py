@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cassandra import ConsistencyLevel, OperationTimedOut, WriteTimeout
@@ -19,14 +19,15 @@ from cassandra.query import BoundStatement
 
 from gavel import cql
 from gavel.clock import from_cassandra
-from gavel.domain.auction import Auction, Item
+from gavel.domain.auction import Auction, IncrementStep, Item, SoftClose
 
 END_HOURS_SCOPE = "auctions"
 
 AUCTION_COLUMNS = (
     "auction_id, seller_id, item_name, item_description, item_image_url, start_date, end_date,"
     " starting_price, currency, created_at, version, highest_bid, highest_bidder_id, highest_bid_id, bid_count,"
-    " closed_at, cancelled_at, winner_id"
+    " closed_at, cancelled_at, winner_id, reserve_price, buy_now_price, increments, soft_window_ms,"
+    " soft_extension_ms, soft_hard_end, original_end_date, leader_max"
 )
 
 
@@ -42,8 +43,22 @@ def end_hour(moment: datetime) -> int:
     return int(moment.timestamp()) // 3600
 
 
+def _soft_close(r: Any) -> SoftClose | None:
+    if r.soft_hard_end is None:
+        return None
+    return SoftClose(
+        window=timedelta(milliseconds=r.soft_window_ms),
+        extension=timedelta(milliseconds=r.soft_extension_ms),
+        hard_end=from_cassandra(r.soft_hard_end),
+    )
+
+
+def _ms(value: timedelta) -> int:
+    return int(value / timedelta(milliseconds=1))
+
+
 def auction_from_row(r: Any) -> Auction:
-    """From a named tuple of the driver's."""
+    """From a named tuple of the driver's. Columns an older auction lacks read as 'none'."""
     return Auction(
         auction_id=r.auction_id,
         seller_id=r.seller_id,
@@ -61,6 +76,12 @@ def auction_from_row(r: Any) -> Auction:
         closed_at=from_cassandra(r.closed_at),
         cancelled_at=from_cassandra(r.cancelled_at),
         winner_id=r.winner_id or "",
+        reserve_price=r.reserve_price or 0,
+        buy_now_price=r.buy_now_price or 0,
+        increments=tuple(IncrementStep(f, i) for f, i in r.increments or ()),
+        soft_close=_soft_close(r),
+        original_end_date=from_cassandra(r.original_end_date),
+        leader_max=r.leader_max or 0,
     )
 
 
@@ -82,8 +103,10 @@ class AuctionStore:
         p = session.prepare
         self._insert = p(
             "INSERT INTO auctions (auction_id, seller_id, item_name, item_description, item_image_url,"
-            " start_date, end_date, starting_price, currency, created_at, version, highest_bid,"
-            " highest_bidder_id, bid_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0) IF NOT EXISTS"
+            " start_date, end_date, starting_price, currency, created_at, reserve_price, buy_now_price,"
+            " increments, soft_window_ms, soft_extension_ms, soft_hard_end, original_end_date, version,"
+            " highest_bid, highest_bidder_id, bid_count, leader_max)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0, 0) IF NOT EXISTS"
         )
         self._select = p(f"SELECT {AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
         self._insert_end_hour = p("INSERT INTO end_hours (scope, end_hour) VALUES (?, ?)")
@@ -108,14 +131,19 @@ class AuctionStore:
             " AND (created_at, auction_id) < (?, ?) LIMIT ?"
         )
 
+    async def index_end(self, auction_id: uuid.UUID, end_date: datetime) -> None:
+        """The end-hour hint of an end: written before the end is, so an auction is always
+        findable by the closer at its end (a hint of an end that never was is skipped)."""
+        hour = end_hour(end_date)
+        await cql.execute(self._session, self._insert_end_hour, (END_HOURS_SCOPE, hour))
+        await cql.execute(self._session, self._insert_by_end, (hour, end_date, auction_id))
+
     async def create(self, auction: Auction) -> tuple[Auction, bool]:
         """Stores a new auction unless one with its id exists; returns the stored one and
         whether this call created it (False: an idempotent retry)."""
         a = auction
-        hour = end_hour(a.end_date)
-        # The end-hour hint goes first: an auction that exists is always findable by the closer.
-        await cql.execute(self._session, self._insert_end_hour, (END_HOURS_SCOPE, hour))
-        await cql.execute(self._session, self._insert_by_end, (hour, a.end_date, a.auction_id))
+        await self.index_end(a.auction_id, a.end_date)
+        soft = a.soft_close
         params = (
             a.auction_id,
             a.seller_id,
@@ -127,6 +155,13 @@ class AuctionStore:
             a.starting_price,
             a.currency,
             a.created_at,
+            a.reserve_price,
+            a.buy_now_price,
+            cql.unset_if_none([(step.from_price, step.increment) for step in a.increments] or None),
+            cql.unset_if_none(_ms(soft.window) if soft else None),
+            cql.unset_if_none(_ms(soft.extension) if soft else None),
+            cql.unset_if_none(soft.hard_end if soft else None),
+            a.end_date,
         )
         try:
             result = await cql.execute(self._session, self._insert, params, profile=cql.LWT_PROFILE)

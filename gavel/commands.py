@@ -1,7 +1,8 @@
 """The commands in the bid log, as JSON (readable by an operator in the dead-letter stream).
 
-PlaceBid comes from bid_svc's API, CloseAuction from auction_svc's closer; both land on the
-auction's partition so the worker decides them in one order.
+PlaceBid and BuyNow come from bid_svc's API, CloseAuction from auction_svc's closer (and from
+the worker, for an end that soft close moved into the past); all land on the auction's
+partition so the worker decides them in one order.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from gavel.domain.bidding import CloseAuction, PlaceBid
+from gavel.domain.bidding import BuyNow, CloseAuction, PlaceBid
 
 
 class _Command(BaseModel):
@@ -33,6 +34,22 @@ class PlaceBidCommand(_Command):
         return PlaceBid(self.bid_id, self.auction_id, self.bidder_id, self.amount, self.placed_at)
 
 
+class BuyNowCommand(_Command):
+    kind: Literal["buy_now"] = "buy_now"
+    bid_id: uuid.UUID
+    bidder_id: str
+    placed_at: datetime
+    reply_to: str = ""
+
+    def to_domain(self) -> BuyNow:
+        return BuyNow(self.bid_id, self.auction_id, self.bidder_id, self.placed_at)
+
+
+#: The commands a bidder places: each is a bid row once decided, and its placer waits for it.
+BidCommand = PlaceBidCommand | BuyNowCommand
+BID_COMMANDS = (PlaceBidCommand, BuyNowCommand)
+
+
 class CloseAuctionCommand(_Command):
     kind: Literal["close"] = "close"
     end_date: datetime
@@ -46,15 +63,16 @@ class CloseAuctionCommand(_Command):
         return f"close-{self.auction_id}-{int(self.end_date.timestamp() * 1000)}"
 
 
-Command = Annotated[PlaceBidCommand | CloseAuctionCommand, Field(discriminator="kind")]
-_adapter: TypeAdapter[PlaceBidCommand | CloseAuctionCommand] = TypeAdapter(Command)
+AnyCommand = PlaceBidCommand | BuyNowCommand | CloseAuctionCommand
+Command = Annotated[AnyCommand, Field(discriminator="kind")]
+_adapter: TypeAdapter[AnyCommand] = TypeAdapter(Command)
 
 
-def encode(command: PlaceBidCommand | CloseAuctionCommand) -> bytes:
+def encode(command: AnyCommand) -> bytes:
     return command.model_dump_json().encode()
 
 
-def decode(data: bytes) -> PlaceBidCommand | CloseAuctionCommand:
+def decode(data: bytes) -> AnyCommand:
     """Raises pydantic.ValidationError for anything that is not a command."""
     command = _adapter.validate_json(data)
     for stamp in ("placed_at", "end_date"):

@@ -26,10 +26,16 @@ from cassandra.policies import (
     RetryPolicy,
     TokenAwarePolicy,
 )
+from cassandra.query import UNSET_VALUE
 
 from gavel.settings import Settings
 
 LWT_PROFILE = "lwt"
+
+
+def unset_if_none(value: Any) -> Any:
+    """A column the write leaves as it is, rather than writing a null (a tombstone)."""
+    return UNSET_VALUE if value is None else value
 
 
 @functools.lru_cache(maxsize=512)

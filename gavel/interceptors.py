@@ -209,6 +209,12 @@ class AuthInterceptor(_AroundInterceptor):
             auth.current_principal.reset(token)
 
 
+def viewer_id() -> str:
+    """Who is reading ("" when anonymous): what is private to a user is filled only for them."""
+    principal = auth.current_principal.get()
+    return "" if principal is None else principal.user_id
+
+
 def require_principal() -> auth.Principal:
     """The caller of a write method (the auth interceptor has already insisted on one)."""
     principal = auth.current_principal.get()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import to_ms
-from gavel.domain.auction import Auction, Status
-from gavel.domain.bidding import BidOutcome, RejectReason
+from gavel.domain.auction import Auction, IncrementStep, SoftClose, Status
+from gavel.domain.bidding import BidKind, BidOutcome, RejectReason
 from gavel.errors import FieldViolation, InvalidArgument
 
 STATUS_TO_PB = {
@@ -35,7 +35,29 @@ def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
     return to_ms(ts.ToDatetime(tzinfo=UTC))
 
 
-def auction_to_pb(auction: Auction, now: datetime) -> pb.Auction:
+def duration(value: timedelta) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromTimedelta(value)
+    return d
+
+
+def increments_to_pb(table: tuple[IncrementStep, ...]) -> list[pb.IncrementStep]:
+    return [pb.IncrementStep(from_price=s.from_price, increment=s.increment) for s in table]
+
+
+def soft_close_to_pb(soft: SoftClose | None) -> pb.SoftClose | None:
+    if soft is None:
+        return None
+    return pb.SoftClose(
+        window=duration(soft.window), extension=duration(soft.extension), hard_end=timestamp(soft.hard_end)
+    )
+
+
+def auction_to_pb(auction: Auction, now: datetime, viewer: str = "") -> pb.Auction:
+    """``viewer``: who reads it ("" for anyone, as in events). The reserve is filled for the
+    seller only; the leader's maximum is never here (it is on the leader's own bids)."""
+    status = auction.status_at(now)
+    buy_now = auction.buy_now_available and status in (Status.SCHEDULED, Status.OPEN)
     return pb.Auction(
         auction_id=str(auction.auction_id),
         item=pb.Item(
@@ -48,7 +70,7 @@ def auction_to_pb(auction: Auction, now: datetime) -> pb.Auction:
         end_date=timestamp(auction.end_date),
         starting_price=auction.starting_price,
         currency=auction.currency,
-        status=STATUS_TO_PB[auction.status_at(now)],
+        status=STATUS_TO_PB[status],
         highest_bid=auction.highest_bid,
         highest_bidder_id=auction.highest_bidder_id,
         bid_count=auction.bid_count,
@@ -56,6 +78,14 @@ def auction_to_pb(auction: Auction, now: datetime) -> pb.Auction:
         created_at=timestamp(auction.created_at),
         winner_id=auction.winner_id,
         closed_at=timestamp(auction.closed_at),
+        min_next_bid=auction.min_next_bid,
+        has_reserve=auction.reserve_price > 0,
+        reserve_met=auction.reserve_met,
+        buy_now_price=auction.buy_now_price if buy_now else 0,
+        increments=increments_to_pb(auction.increment_table),
+        soft_close=soft_close_to_pb(auction.soft_close),
+        original_end_date=timestamp(auction.original_end_date or auction.end_date),
+        reserve_price=auction.reserve_price if viewer and viewer == auction.seller_id else 0,
     )
 
 
@@ -73,17 +103,30 @@ REASON_TO_PB = {
     RejectReason.AUCTION_NOT_STARTED: pb.BID_REJECT_REASON_AUCTION_NOT_STARTED,
     RejectReason.AUCTION_ENDED: pb.BID_REJECT_REASON_AUCTION_ENDED,
     RejectReason.AUCTION_CANCELLED: pb.BID_REJECT_REASON_AUCTION_CANCELLED,
+    RejectReason.BELOW_MIN_BID: pb.BID_REJECT_REASON_BELOW_MIN_BID,
+    RejectReason.OUTBID: pb.BID_REJECT_REASON_OUTBID,
+    RejectReason.NOT_ABOVE_OWN_MAX: pb.BID_REJECT_REASON_NOT_ABOVE_OWN_MAX,
+    RejectReason.BUY_NOW_UNAVAILABLE: pb.BID_REJECT_REASON_BUY_NOW_UNAVAILABLE,
+}
+KIND_TO_PB = {
+    BidKind.MANUAL: pb.BID_KIND_MANUAL,
+    BidKind.PROXY: pb.BID_KIND_PROXY,
+    BidKind.BUY_NOW: pb.BID_KIND_BUY_NOW,
 }
 
 
-def outcome_to_pb(outcome: BidOutcome) -> pb.Bid:
-    b = outcome.bid
+def outcome_to_pb(outcome: BidOutcome, viewer: str = "") -> pb.Bid:
+    """``viewer``: who reads it ("" for anyone, as in events); only the bidder themself sees
+    the maximum they entered."""
+    o = outcome
     return pb.Bid(
-        bid_id=str(b.bid_id),
-        auction_id=str(b.auction_id),
-        bidder_id=b.bidder_id,
-        amount=b.amount,
-        placed_at=timestamp(b.placed_at),
+        bid_id=str(o.bid_id),
+        auction_id=str(o.auction_id),
+        bidder_id=o.bidder_id,
+        amount=o.amount,
+        max_amount=o.max_amount if viewer and viewer == o.bidder_id else 0,
+        kind=KIND_TO_PB[o.kind],
+        placed_at=timestamp(o.placed_at),
         status=pb.BID_STATUS_ACCEPTED if outcome.accepted else pb.BID_STATUS_REJECTED,
         reject_reason=REASON_TO_PB[outcome.reason] if outcome.reason else pb.BID_REJECT_REASON_UNSPECIFIED,
         highest_bid=outcome.highest_bid,

@@ -323,7 +323,7 @@ def bid_log_position(settings: Settings) -> int:
 
 
 def bids_logged_since(settings: Settings, after: int, bidders: set[str]) -> set[str]:
-    """Bid ids of the PlaceBid commands by ``bidders`` appended to BIDS after ``after``.
+    """Bid ids of the PlaceBid and BuyNow commands by ``bidders`` appended to BIDS after ``after``.
 
     Other messages (close commands of other tests' auctions) may land meanwhile; they are
     not the fuzzed requests' and are skipped."""
@@ -340,7 +340,7 @@ def bids_logged_since(settings: Settings, after: int, bidders: set[str]) -> set[
                 except nats.js.errors.NotFoundError:
                     continue  # acknowledged and removed (work-queue retention) or purged
                 command = commands.decode(msg.data or b"")
-                if isinstance(command, commands.PlaceBidCommand) and command.bidder_id in bidders:
+                if isinstance(command, commands.BID_COMMANDS) and command.bidder_id in bidders:
                     found.add(str(command.bid_id))
             return found
         finally:

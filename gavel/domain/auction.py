@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class Status(enum.Enum):
@@ -23,6 +23,53 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class IncrementStep:
+    """From ``from_price`` on (inclusive), bids rise by ``increment``."""
+
+    from_price: int
+    increment: int
+
+
+#: eBay's US bid increments, in minor units: the table of an auction that brings none.
+DEFAULT_INCREMENTS = tuple(
+    IncrementStep(f, i)
+    for f, i in (
+        (0, 5),
+        (100, 25),
+        (500, 50),
+        (2_500, 100),
+        (10_000, 250),
+        (25_000, 500),
+        (50_000, 1_000),
+        (100_000, 2_500),
+        (250_000, 5_000),
+        (500_000, 10_000),
+    )
+)
+
+
+def increment_at(table: tuple[IncrementStep, ...], price: int) -> int:
+    """The increment of the table's last step whose ``from_price`` is at most ``price``
+    (tables start at 0, so there always is one)."""
+    step = table[0]
+    for candidate in table:
+        if candidate.from_price > price:
+            break
+        step = candidate
+    return step.increment
+
+
+@dataclass(frozen=True, slots=True)
+class SoftClose:
+    """A bid in the last ``window`` that changes the price or the leader moves the end to
+    ``placed_at + extension``, never past ``hard_end``: sniping does not pay."""
+
+    window: timedelta
+    extension: timedelta
+    hard_end: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Auction:
     auction_id: uuid.UUID
     seller_id: str
@@ -32,6 +79,15 @@ class Auction:
     starting_price: int
     currency: str
     created_at: datetime
+    #: Hidden from all but the seller; 0 = none.
+    reserve_price: int = 0
+    #: 0 = none.
+    buy_now_price: int = 0
+    #: Empty: DEFAULT_INCREMENTS.
+    increments: tuple[IncrementStep, ...] = ()
+    soft_close: SoftClose | None = None
+    #: The end it was created with (``end_date`` is the effective end); None: ``end_date``.
+    original_end_date: datetime | None = None
     # The state the bid path changes, always together and always with version + 1.
     version: int = 0
     highest_bid: int = 0
@@ -41,6 +97,38 @@ class Auction:
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
     winner_id: str = ""
+    #: The leader's maximum: private to the leader, never in any read of anyone else's.
+    leader_max: int = 0
+
+    @property
+    def increment_table(self) -> tuple[IncrementStep, ...]:
+        return self.increments or DEFAULT_INCREMENTS
+
+    def increment(self, price: int) -> int:
+        return increment_at(self.increment_table, price)
+
+    @property
+    def min_next_bid(self) -> int:
+        """What anyone but the leader must bid at least."""
+        if not self.highest_bidder_id:
+            return self.starting_price
+        return self.highest_bid + self.increment(self.highest_bid)
+
+    @property
+    def reserve_met(self) -> bool:
+        """The price reaches the reserve as soon as a maximum does, so the price tells."""
+        return self.reserve_price == 0 or (bool(self.highest_bidder_id) and self.highest_bid >= self.reserve_price)
+
+    @property
+    def buy_now_available(self) -> bool:
+        """Until the first accepted bid; with a reserve, until the reserve is met (eBay's rule)."""
+        if self.buy_now_price == 0 or self.closed_at is not None or self.cancelled_at is not None:
+            return False
+        return not self.highest_bidder_id or not self.reserve_met
+
+    @property
+    def extended(self) -> bool:
+        return self.original_end_date is not None and self.end_date != self.original_end_date
 
     def status_at(self, now: datetime) -> Status:
         """The clock decides scheduled/open/ended even before the closer has run, so a reader

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 from tests.e2e.api_client import create_auction, rest
 
 
@@ -14,12 +16,15 @@ def test_place_and_list_bids(base_url: str, token_for) -> None:
         accepted = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1500, "requestId": "r1"})
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["status"] == "BID_STATUS_ACCEPTED"
-        assert accepted.json()["highestBid"] == "1500"
+        # The amount is her maximum: alone, she leads at the starting price; she sees her maximum.
+        assert (accepted.json()["highestBid"], accepted.json()["maxAmount"]) == ("1000", "1500")
+        assert accepted.json()["kind"] == "BID_KIND_MANUAL"
         retried = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1500, "requestId": "r1"})
         assert retried.json() == accepted.json()
         rejected = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1200})
         assert rejected.json()["status"] == "BID_STATUS_REJECTED"
-        assert rejected.json()["rejectReason"] == "BID_REJECT_REASON_NOT_ABOVE_HIGHEST"
+        assert rejected.json()["rejectReason"] == "BID_REJECT_REASON_NOT_ABOVE_OWN_MAX"
+        assert "maxAmount" not in httpx.get(f"{base_url}/auctions/{auction_id}/bids/{accepted.json()['bidId']}").json()
 
         history = http.get(f"/auctions/{auction_id}/bids").json()["bids"]
         assert [b["bidId"] for b in history] == [rejected.json()["bidId"], accepted.json()["bidId"]]  # newest first
@@ -45,3 +50,51 @@ def test_bid_errors_over_rest(base_url: str, token_for) -> None:
         assert http.get(f"/auctions/{uuid.uuid4()}/bids").status_code == 404
         assert http.get(f"/auctions/{auction_id}/bids/{uuid.uuid4()}").status_code == 404
         assert http.get(f"/auctions/{auction_id}/bids").json()["bids"] == []
+
+
+def test_buy_now_over_rest_sells_once(base_url: str, token_for) -> None:
+    auction_id = create_auction(base_url, token_for("seller-rest-buy"), name="Clock", buyNowPrice="4000")
+    first, second = f"ann-{uuid.uuid4().hex[:6]}", f"ben-{uuid.uuid4().hex[:6]}"
+    with rest(base_url) as anonymous:
+        before = anonymous.get(f"/auctions/{auction_id}").json()
+        assert before["buyNowPrice"] == "4000" and before["minNextBid"] == "1000"
+        assert anonymous.post(f"/auctions/{auction_id}:buyNow", json={}).status_code == 401
+    with rest(base_url, token_for(first)) as http:
+        bought = http.post(f"/auctions/{auction_id}:buyNow", json={"requestId": "b1"})
+        assert bought.status_code == 200, bought.text
+        assert (bought.json()["status"], bought.json()["kind"]) == ("BID_STATUS_ACCEPTED", "BID_KIND_BUY_NOW")
+        assert http.post(f"/auctions/{auction_id}:buyNow", json={"requestId": "b1"}).json() == bought.json()
+    with rest(base_url, token_for(second)) as http:
+        late = http.post(f"/auctions/{auction_id}:buyNow", json={}).json()
+        assert late["rejectReason"] == "BID_REJECT_REASON_BUY_NOW_UNAVAILABLE"
+        bid = http.post(f"/auctions/{auction_id}/bids", json={"amount": 9000}).json()
+        assert bid["rejectReason"] == "BID_REJECT_REASON_AUCTION_ENDED"
+        after = http.get(f"/auctions/{auction_id}").json()
+    assert (after["status"], after["winnerId"], after["highestBid"]) == ("AUCTION_STATUS_ENDED", first, "4000")
+    assert "buyNowPrice" not in after  # no longer available
+
+
+def test_auction_rules_are_validated_over_rest(base_url: str, token_for) -> None:
+    with rest(base_url, token_for("seller-rest-rules")) as http:
+        bad = http.post(
+            "/auctions",
+            json={
+                "item": {"name": "Clock"},
+                "endDate": "2999-01-01T00:00:00Z",
+                "startingPrice": 1000,
+                "reservePrice": 500,
+                "buyNowPrice": 900,
+                "increments": [{"fromPrice": 10, "increment": 0}],
+                "softClose": {"window": "0s", "extension": "60s"},
+            },
+        )
+    assert bad.status_code == 400
+    fields = {v["field"] for v in bad.json()["details"][0]["fieldViolations"]}
+    assert {
+        "reserve_price",
+        "buy_now_price",
+        "increments[0].from_price",
+        "increments[0].increment",
+        "soft_close.window",
+        "soft_close.hard_end",
+    } <= fields

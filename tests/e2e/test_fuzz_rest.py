@@ -259,7 +259,7 @@ def send(http: httpx.Client, route: Route, request: tuple[str, str, dict, bytes 
         assert code not in GRPC_FORBIDDEN, f"{verb} {path} answered grpc-status {code}"
         return
     TALLY.record("rest", route.method.name, str(reply.status_code))
-    if reply.status_code == 200 and route.method.name in ("CreateAuction", "PlaceBid"):
+    if reply.status_code == 200 and route.method.name in ("CreateAuction", "PlaceBid", "BuyNow"):
         answer = json.loads(text_body)
         (caller.created if route.method.name == "CreateAuction" else caller.bids).add(
             answer["auctionId"] if route.method.name == "CreateAuction" else answer["bidId"]

@@ -7,6 +7,7 @@ import json
 import struct
 import threading
 import uuid
+from collections.abc import Iterator
 
 import httpx
 
@@ -48,24 +49,37 @@ class SseReader:
         self._client.close()
 
 
+def _values(tree: object) -> Iterator[str]:
+    """Every scalar in parsed JSON, as text (int64s are strings in proto JSON)."""
+    if isinstance(tree, dict):
+        for v in tree.values():
+            yield from _values(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            yield from _values(v)
+    else:
+        yield str(tree)
+
+
 def test_sse_delivers_events_in_version_order_as_bids_land(base_url: str, token_for) -> None:
     auction_id = create_auction(base_url, token_for("seller-sse"), name="Radio", starting_price=100)
     reader = SseReader(f"{base_url}/auctions/{auction_id}/events")
     try:
         reader.until_version(0)
-        with rest(base_url, token_for(f"bidder-{uuid.uuid4().hex[:6]}")) as http:
-            replies = [
-                http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).json()
-                for amount in (150, 120, 300, 400)
-            ]
-        reader.until_version(int(replies[-1]["auctionVersion"]))
+        replies = []
+        # Alice's maximum of 777 must never appear on the stream; bob's outbid bids answer it.
+        for who, amount in (("alice", 777), ("bob", 150), ("bob", 120), ("bob", 300)):
+            with rest(base_url, token_for(f"{who}-{auction_id[:8]}")) as http:
+                replies.append(http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).json())
+        reader.until_version(int(replies[-1]["auctionVersion"]) + 1)  # and the proxy's answer
     finally:
         reader.close()
     assert reader.content_type.startswith("text/event-stream")
     states = [e for e in reader.events if "auction" in e]
     versions = [int(e["auction"]["version"]) for e in states]
     assert versions == sorted(set(versions)) and versions[0] == 0
-    assert states[-1]["auction"]["highestBid"] == "400"
+    assert states[-1]["auction"]["highestBid"] == "325"  # 300 + 25, under alice's maximum
+    assert "777" not in set(_values(reader.events)), "a maximum reached the stream"
     seen = {e["bid"]["bidId"]: e["bid"] for e in states if "bid" in e}
     for reply in replies:
         if reply["bidId"] in seen:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import nats
@@ -33,12 +34,15 @@ async def create_auction(
     starting_price: int = 100,
     ends_in: timedelta = timedelta(hours=1),
     starts_in: timedelta | None = None,
+    **rules: Any,
 ) -> pb.Auction:
+    """``rules``: more CreateAuctionRequest fields (reserve_price, buy_now_price, soft_close)."""
     now = datetime.now(UTC)
     request = pb.CreateAuctionRequest(
         item=pb.Item(name="Test lot"),
         end_date=timestamp(now + ends_in),
         starting_price=starting_price,
+        **rules,
     )
     if starts_in is not None:
         request.start_date.CopyFrom(timestamp(now + starts_in))
@@ -46,9 +50,12 @@ async def create_auction(
         return await pb_grpc.AuctionServiceStub(channel).CreateAuction(request, metadata=bearer(token))
 
 
-async def get_auction(settings: Settings, auction_id: str) -> pb.Auction:
+async def get_auction(settings: Settings, auction_id: str, token: str | None = None) -> pb.Auction:
+    """As anonymous, or as the holder of ``token``."""
     async with grpc.aio.insecure_channel(settings.target("auction")) as channel:
-        return await pb_grpc.AuctionServiceStub(channel).GetAuction(pb.GetAuctionRequest(auction_id=auction_id))
+        return await pb_grpc.AuctionServiceStub(channel).GetAuction(
+            pb.GetAuctionRequest(auction_id=auction_id), metadata=bearer(token) if token else None
+        )
 
 
 @asynccontextmanager
@@ -63,11 +70,15 @@ async def place(stub: pb_grpc.BidServiceStub, token: str, auction_id: str, amoun
     return await stub.PlaceBid(request, metadata=bearer(token))
 
 
-async def all_bids(stub: pb_grpc.BidServiceStub, auction_id: str) -> list[pb.Bid]:
+async def all_bids(stub: pb_grpc.BidServiceStub, auction_id: str, reader: str | None = None) -> list[pb.Bid]:
+    """The whole history, as anonymous or as the holder of the token ``reader``."""
     found: list[pb.Bid] = []
     token = ""
     while True:
-        page = await stub.ListBids(pb.ListBidsRequest(auction_id=auction_id, page_size=100, page_token=token))
+        page = await stub.ListBids(
+            pb.ListBidsRequest(auction_id=auction_id, page_size=100, page_token=token),
+            metadata=bearer(reader) if reader else None,
+        )
         found += page.bids
         token = page.next_page_token
         if not token:
@@ -125,12 +136,33 @@ def check_history(bids: list[pb.Bid], final: pb.Auction) -> None:
     in_order = sorted(bids, key=lambda b: b.auction_version)
     versions = [b.auction_version for b in in_order]
     assert len(versions) == len(set(versions)), "two decisions share a version"
+    assert versions == list(range(1, len(versions) + 1)), "every decision is in the history"
     accepted = [b.amount for b in in_order if b.status == pb.BID_STATUS_ACCEPTED]
-    assert all(a < b for a, b in itertools.pairwise(accepted)), "accepted amounts must strictly increase"
+    assert all(a <= b for a, b in itertools.pairwise(accepted)), "the price never falls"
     assert final.highest_bid == (accepted[-1] if accepted else 0)
-    assert final.bid_count == len(bids)
+    assert final.bid_count == sum(b.kind != pb.BID_KIND_PROXY for b in bids)
+    assert all(b.max_amount == 0 for b in bids), "an anonymous reader sees no one's maximum"
+    # Every outbid bid is answered at once by the leader's proxy, the very next decision.
+    kinds = {b.auction_version: b for b in in_order}
+    for b in in_order:
+        if b.reject_reason == pb.BID_REJECT_REASON_OUTBID:
+            proxy = kinds[b.auction_version + 1]
+            assert proxy.kind == pb.BID_KIND_PROXY and proxy.amount == b.highest_bid
     assert all(b.status in (pb.BID_STATUS_ACCEPTED, pb.BID_STATUS_REJECTED) for b in bids)
     assert all(b.reject_reason != pb.BID_REJECT_REASON_UNSPECIFIED for b in bids if b.status == pb.BID_STATUS_REJECTED)
+
+
+def as_others_see(bid: pb.Bid) -> pb.Bid:
+    """A bidder's own answer as anyone else reads it: without their maximum."""
+    public = pb.Bid()
+    public.CopyFrom(bid)
+    public.max_amount = 0
+    return public
+
+
+def placed(history: list[pb.Bid]) -> list[pb.Bid]:
+    """The bids bidders placed, without the proxy bids that answered them."""
+    return [b for b in history if b.kind != pb.BID_KIND_PROXY]
 
 
 def new_bidders(n: int) -> list[str]:

@@ -37,6 +37,7 @@ def make(seller: str, start: datetime, end: datetime, name: str = "Lamp") -> Auc
         starting_price=1000,
         currency="EUR",
         created_at=start,
+        original_end_date=end,
     )
 
 

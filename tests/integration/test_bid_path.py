@@ -15,6 +15,7 @@ from gavel.errors import field_violations
 from gavel.settings import Settings
 from tests.integration.bidding import (
     all_bids,
+    as_others_see,
     bearer,
     bid_stub,
     check_history,
@@ -22,6 +23,7 @@ from tests.integration.bidding import (
     create_auction,
     get_auction,
     new_bidders,
+    placed,
     watching,
 )
 
@@ -63,9 +65,10 @@ async def test_concurrent_bidders_agree_on_every_outcome(
         for auction_id in ids:
             history = await all_bids(stub, auction_id)
             mine = [r for r in replies if r.auction_id == auction_id]
-            assert {b.bid_id for b in history} == {r.bid_id for r in mine}  # every acknowledged bid, once
-            by_id = {b.bid_id: b for b in history}
-            assert all(by_id[r.bid_id] == r for r in mine)  # the answer is the recorded outcome
+            assert {b.bid_id for b in placed(history)} == {r.bid_id for r in mine}  # every acknowledged bid, once
+            by_id = {b.bid_id: b for b in placed(history)}
+            for r in mine:  # the answer is the recorded outcome, with the bidder's own maximum
+                assert r.max_amount > 0 and by_id[r.bid_id] == as_others_see(r)
             check_history(history, await get_auction(settings, auction_id))
             check_leader_chain(cql_session, auction_id)
 
@@ -94,14 +97,22 @@ async def test_rules_and_reasons(stack: object, settings: Settings, token_for) -
             )
 
         low = await place(alice, 999)
-        first = await place(alice, 1000)
-        tie = await place(bob, 1000)
-        higher = await place(bob, 1001)
+        first = await place(alice, 3000)  # a maximum: the price is the starting price
+        below = await place(bob, 1049)
+        tie = await place(bob, 3000)  # alice's maximum answers; the earlier keeps the lead
+        own = await place(alice, 3000)
+        higher = await place(bob, 5000)
+        history = await all_bids(stub, auction.auction_id)
     assert (low.status, low.reject_reason) == (pb.BID_STATUS_REJECTED, pb.BID_REJECT_REASON_BELOW_STARTING_PRICE)
-    assert first.status == pb.BID_STATUS_ACCEPTED and first.highest_bid == 1000
-    assert (tie.status, tie.reject_reason) == (pb.BID_STATUS_REJECTED, pb.BID_REJECT_REASON_NOT_ABOVE_HIGHEST)
-    assert higher.status == pb.BID_STATUS_ACCEPTED and higher.highest_bid == 1001
-    assert [low.auction_version, first.auction_version, tie.auction_version, higher.auction_version] == [1, 2, 3, 4]
+    assert first.status == pb.BID_STATUS_ACCEPTED and (first.amount, first.max_amount) == (1000, 3000)
+    assert below.reject_reason == pb.BID_REJECT_REASON_BELOW_MIN_BID  # 1000 + 50
+    assert (tie.reject_reason, tie.highest_bid) == (pb.BID_REJECT_REASON_OUTBID, 3000)
+    assert own.reject_reason == pb.BID_REJECT_REASON_NOT_ABOVE_OWN_MAX
+    assert higher.status == pb.BID_STATUS_ACCEPTED and higher.highest_bid == 3100  # 3000 + 100
+    assert [low.auction_version, first.auction_version, below.auction_version, tie.auction_version] == [1, 2, 3, 4]
+    assert [own.auction_version, higher.auction_version] == [6, 7]  # 5: alice's proxy answer to bob's tie
+    proxy = next(b for b in history if b.auction_version == 5)
+    assert (proxy.kind, proxy.bidder_id, proxy.amount, proxy.max_amount) == (pb.BID_KIND_PROXY, "alice", 3000, 0)
 
 
 async def test_bad_bids_change_nothing(stack: object, settings: Settings, token_for) -> None:
@@ -147,9 +158,9 @@ async def test_bid_before_start_and_closing_with_the_winner(stack: object, setti
         )
     assert too_early.reject_reason == pb.BID_REJECT_REASON_AUCTION_NOT_STARTED
     assert winning.status == pb.BID_STATUS_ACCEPTED
-    assert ended.winner_id == "carol" and ended.highest_bid == 700
+    assert ended.winner_id == "carol" and ended.highest_bid == 100  # alone: the starting price
     assert (late.status, late.reject_reason) == (pb.BID_STATUS_REJECTED, pb.BID_REJECT_REASON_AUCTION_ENDED)
-    assert late.highest_bid == 700
+    assert late.highest_bid == 100
 
 
 async def test_auction_without_bids_closes_without_a_winner(stack: object, settings: Settings, token_for) -> None:

@@ -134,7 +134,7 @@ def call(
     TALLY.record(transport, method.name, code.name)
     if isinstance(answer, pb.Auction) and method.name == "CreateAuction":
         caller.created.add(answer.auction_id)
-    if isinstance(answer, pb.Bid) and method.name == "PlaceBid":
+    if isinstance(answer, pb.Bid) and method.name in ("PlaceBid", "BuyNow"):
         caller.bids.add(answer.bid_id)
 
 

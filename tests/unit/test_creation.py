@@ -106,3 +106,57 @@ def test_any_valid_schedule_is_accepted_as_given(start_offset: int, duration: in
     )
     assert (auction.start_date, auction.end_date, auction.starting_price) == (start, end, price)
     assert auction.start_date < auction.end_date
+
+
+def soft(window_s: float = 60, extension_s: float = 60, hard_end: datetime | None = None) -> pb.SoftClose:
+    s = pb.SoftClose()
+    s.window.FromTimedelta(timedelta(seconds=window_s))
+    s.extension.FromTimedelta(timedelta(seconds=extension_s))
+    if hard_end is not None:
+        s.hard_end.CopyFrom(timestamp(hard_end))
+    return s
+
+
+def test_the_auction_rules_are_kept_as_given() -> None:
+    steps = [pb.IncrementStep(from_price=0, increment=10), pb.IncrementStep(from_price=5000, increment=100)]
+    hard_end = NOW + timedelta(days=2)
+    auction = creation.new_auction(
+        request(
+            reserve_price=2000,
+            buy_now_price=9000,
+            increments=steps,
+            soft_close=soft(300, 600, hard_end),
+        ),
+        "alice",
+        NOW,
+    )
+    assert (auction.reserve_price, auction.buy_now_price) == (2000, 9000)
+    assert [(s.from_price, s.increment) for s in auction.increments] == [(0, 10), (5000, 100)]
+    assert auction.soft_close is not None and auction.soft_close.hard_end == hard_end
+    assert (auction.soft_close.window, auction.soft_close.extension) == (timedelta(minutes=5), timedelta(minutes=10))
+    assert auction.original_end_date == auction.end_date
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fields"),
+    [
+        ({"reserve_price": 999}, {"reserve_price"}),
+        ({"reserve_price": -1}, {"reserve_price"}),
+        ({"buy_now_price": 1000}, {"buy_now_price"}),
+        ({"reserve_price": 3000, "buy_now_price": 3000}, {"buy_now_price"}),
+        ({"increments": [pb.IncrementStep(from_price=1, increment=5)]}, {"increments[0].from_price"}),
+        (
+            {"increments": [pb.IncrementStep(from_price=0, increment=5), pb.IncrementStep(from_price=0, increment=9)]},
+            {"increments[1].from_price"},
+        ),
+        ({"increments": [pb.IncrementStep(from_price=0, increment=0)]}, {"increments[0].increment"}),
+        ({"increments": [pb.IncrementStep(from_price=i, increment=1) for i in range(51)]}, {"increments"}),
+        ({"soft_close": soft(0, 60, NOW + timedelta(days=2))}, {"soft_close.window"}),
+        ({"soft_close": soft(60, -5, NOW + timedelta(days=2))}, {"soft_close.extension"}),
+        ({"soft_close": soft(60, 60)}, {"soft_close.hard_end"}),
+        ({"soft_close": soft(60, 60, NOW + timedelta(hours=1))}, {"soft_close.hard_end"}),  # before the end
+        ({"soft_close": soft(60, 60, NOW + timedelta(days=31))}, {"soft_close.hard_end"}),  # too long
+    ],
+)
+def test_bad_rules_are_field_violations(overrides: dict[str, object], fields: set[str]) -> None:
+    assert violated_fields(request(**overrides)) == fields
