@@ -4,6 +4,9 @@ Amounts are typed and shown in the currency's major unit (``12.50`` EUR); the AP
 minor units, and the currency's precision (ISO 4217, from Babel) converts between the two.
 Errors print the gRPC status and its field violations, never a traceback. The token saved by
 ``gavel token`` is used by every later command (``--token`` / ``GAVEL_TOKEN`` override it).
+
+Bidding follows eBay's rules: the amount of ``gavel bid`` is your *maximum*; Gavel bids for you
+up to it, only as much as needed, so the price shown is what the proxy rules set.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tenacity import retry, retry_if_exception, wait_exponential
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.client import GavelClient
 from gavel.errors import field_violations
+from gavel.messages import duration, timestamp
 from gavel.settings import Settings
 
 P = ParamSpec("P")
@@ -33,11 +37,21 @@ R = TypeVar("R")
 
 REASONS = {
     pb.BID_REJECT_REASON_BELOW_STARTING_PRICE: "below the starting price",
-    pb.BID_REJECT_REASON_NOT_ABOVE_HIGHEST: "not above the highest bid",
+    pb.BID_REJECT_REASON_NOT_ABOVE_HIGHEST: "not above the highest bid",  # no longer given; old histories
     pb.BID_REJECT_REASON_AUCTION_NOT_STARTED: "the auction has not started",
     pb.BID_REJECT_REASON_AUCTION_ENDED: "the auction has ended",
     pb.BID_REJECT_REASON_AUCTION_CANCELLED: "the auction was cancelled",
+    pb.BID_REJECT_REASON_BELOW_MIN_BID: "below the minimum bid",
+    pb.BID_REJECT_REASON_OUTBID: "outbid by the leader's maximum",
+    pb.BID_REJECT_REASON_NOT_ABOVE_OWN_MAX: "not above your own maximum",
+    pb.BID_REJECT_REASON_BUY_NOW_UNAVAILABLE: "Buy It Now is not available",
 }
+KINDS = {pb.BID_KIND_PROXY: "automatic bid", pb.BID_KIND_BUY_NOW: "Buy It Now"}
+#: Soft close's hard end (the latest an extended auction may end): the end plus a day, but
+#: within the service's longest auction, 30 days from the start. An auction created to end at
+#: that limit leaves no room, and the service says so (soft_close.hard_end).
+HARD_END_AFTER = timedelta(days=1)
+MAX_AUCTION = timedelta(days=30)
 STATUSES = {"scheduled": pb.AUCTION_STATUS_SCHEDULED, "open": pb.AUCTION_STATUS_OPEN, "ended": pb.AUCTION_STATUS_ENDED}
 
 
@@ -87,6 +101,15 @@ class Duration(click.ParamType[timedelta]):
             self.fail(f"{value!r} is not a duration such as 90s, 15m, 2h or 3d", param, ctx)
         return timedelta(**{self.UNITS[match[2]]: int(match[1])})
 
+    @staticmethod
+    def text(value: timedelta) -> str:
+        """The other way: the largest unit that divides it (``timedelta(minutes=90)`` is ``90m``)."""
+        seconds = int(value.total_seconds())
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds and seconds % size == 0:
+                return f"{seconds // size}{unit}"
+        return f"{seconds}s"
+
 
 def until(moment: datetime) -> str:
     left = moment - datetime.now(UTC)
@@ -102,16 +125,48 @@ def status_name(status: int) -> str:
 
 
 def leader(auction: pb.Auction) -> str:
+    """The price and who leads; the price is the starting price after the first bid, so the
+    leader, not the price, says whether anyone has bid."""
     if auction.highest_bidder_id:
         return f"{money(auction.highest_bid, auction.currency)} by {auction.highest_bidder_id}"
     return f"no bids (starts at {money(auction.starting_price, auction.currency)})"
+
+
+def reserve(auction: pb.Auction) -> str:
+    if not auction.has_reserve:
+        return ""
+    state = "met" if auction.reserve_met else "not met"
+    # Only the seller's reads carry the amount.
+    return f"{money(auction.reserve_price, auction.currency)} ({state})" if auction.reserve_price else state
+
+
+def ends(auction: pb.Auction) -> str:
+    end = auction.end_date.ToDatetime(tzinfo=UTC).isoformat()
+    original = auction.original_end_date.ToDatetime(tzinfo=UTC).isoformat()
+    if auction.HasField("original_end_date") and original != end:
+        return f"{end} (extended from {original})"
+    return end
+
+
+def soft_close(auction: pb.Auction) -> str:
+    if not auction.HasField("soft_close"):
+        return ""
+    soft = auction.soft_close
+    window, extension = (Duration.text(d.ToTimedelta()) for d in (soft.window, soft.extension))
+    hard_end = soft.hard_end.ToDatetime(tzinfo=UTC).isoformat()
+    return f"a bid in the last {window} moves the end to {extension} after it, until {hard_end} at the latest"
 
 
 def summary(auction: pb.Auction) -> str:
     """The one line ``watch`` keeps updating."""
     end = auction.end_date.ToDatetime(tzinfo=UTC)
     if auction.HasField("closed_at"):
-        outcome = f"won by {auction.winner_id}" if auction.winner_id else "ended without bids"
+        if auction.winner_id:
+            outcome = f"won by {auction.winner_id}"
+        elif auction.highest_bidder_id:
+            outcome = "ended: reserve not met"
+        else:
+            outcome = "ended without bids"
         return f"{auction.item.name} · {outcome} · {money(auction.highest_bid, auction.currency)} · {auction.bid_count} bids"
     return f"{auction.item.name} · {leader(auction)} · {auction.bid_count} bids · v{auction.version} · {until(end)}"
 
@@ -178,6 +233,13 @@ def auction() -> None:
 @click.option("--currency", default="USD", show_default=True)
 @click.option("--ends-in", type=Duration(), default="1h", show_default=True)
 @click.option("--starts-in", type=Duration(), default="0s", show_default=True)
+@click.option("--reserve", type=Amount(), help="Hidden reserve price; below it the item is not sold.")
+@click.option("--buy-now", type=Amount(), help="Buy It Now price, until the first bid (or the reserve is met).")
+@click.option(
+    "--soft-close",
+    type=Duration(),
+    help="A bid in the last DURATION moves the end to DURATION after it (up to a day past the end).",
+)
 @click.pass_obj
 @friendly_errors
 def auction_create(
@@ -189,17 +251,28 @@ def auction_create(
     currency: str,
     ends_in: timedelta,
     starts_in: timedelta,
+    reserve: Decimal | None,
+    buy_now: Decimal | None,
+    soft_close: timedelta | None,
 ) -> None:
     """Posts an item for auction; you are the seller."""
     currency = currency.upper()
-    created = client.create_auction(
-        pb.Item(name=name, description=description, image_url=image_url),
+    now = datetime.now(UTC)
+    start, end = now + starts_in, now + ends_in
+    request = pb.CreateAuctionRequest(
+        item=pb.Item(name=name, description=description, image_url=image_url),
+        start_date=timestamp(start),
+        end_date=timestamp(end),
         starting_price=to_minor(starting_price, currency),
         currency=currency,
-        ends_in=ends_in,
-        starts_in=starts_in,
+        reserve_price=to_minor(reserve, currency) if reserve is not None else 0,
+        buy_now_price=to_minor(buy_now, currency) if buy_now is not None else 0,
     )
-    click.echo(created.auction_id)
+    if soft_close is not None:
+        window = duration(soft_close)
+        hard_end = min(end + HARD_END_AFTER, start + MAX_AUCTION)
+        request.soft_close.CopyFrom(pb.SoftClose(window=window, extension=window, hard_end=timestamp(hard_end)))
+    click.echo(client.create_auction(request).auction_id)
 
 
 @auction.command("show")
@@ -217,9 +290,13 @@ def auction_show(client: GavelClient, auction_id: str) -> None:
         ("seller", a.seller_id),
         ("status", status_name(a.status)),
         ("starts", a.start_date.ToDatetime(tzinfo=UTC).isoformat()),
-        ("ends", a.end_date.ToDatetime(tzinfo=UTC).isoformat()),
+        ("ends", ends(a)),
+        ("soft close", soft_close(a)),
         ("starting price", money(a.starting_price, a.currency)),
-        ("highest bid", leader(a)),
+        ("reserve", reserve(a)),
+        ("buy it now", money(a.buy_now_price, a.currency) if a.buy_now_price else ""),
+        ("price", leader(a)),
+        ("minimum bid", money(a.min_next_bid, a.currency) if a.status == pb.AUCTION_STATUS_OPEN else ""),
         ("bids", str(a.bid_count)),
         ("version", str(a.version)),
     ]
@@ -245,20 +322,48 @@ def auction_list(client: GavelClient, status: str, seller: str, limit: int) -> N
             break
 
 
+def standing(auction: pb.Auction) -> str:
+    """After a rejection: where the auction stands, and what a bid must be now."""
+    if auction.status != pb.AUCTION_STATUS_OPEN:
+        return f"the price is {leader(auction)}; the auction is {status_name(auction.status)}"
+    return f"the price is {leader(auction)}; bid at least {money(auction.min_next_bid, auction.currency)}"
+
+
 @main.command()
 @click.argument("auction_id")
 @click.argument("amount", type=Amount())
 @click.pass_obj
 @friendly_errors
 def bid(client: GavelClient, auction_id: str, amount: Decimal) -> None:
-    """Bids AMOUNT, in major units such as 15.00, on an auction."""
-    currency = client.get_auction(auction_id).currency
+    """Bids up to AMOUNT, your maximum in major units such as 15.00: Gavel bids for you, only as
+    much as it takes to keep you in the lead, up to it. Exit code 2 when refused or outbid."""
+    before = client.get_auction(auction_id)
+    currency = before.currency
     placed = client.place_bid(auction_id, to_minor(amount, currency))
-    highest = money(placed.highest_bid, currency)
     if placed.status == pb.BID_STATUS_ACCEPTED:
-        click.echo(f"accepted: you lead with {money(placed.amount, currency)}")
+        line = f"accepted: you lead at {money(placed.amount, currency)}"
+        if placed.max_amount:  # the answer to the bidder carries their maximum
+            line += f" — your maximum {money(placed.max_amount, currency)}"
+        if before.has_reserve and not before.reserve_met and not client.get_auction(auction_id).reserve_met:
+            line += " (the reserve is not met yet)"
+        click.echo(line)
+    elif placed.status == pb.BID_STATUS_REJECTED and placed.reject_reason == pb.BID_REJECT_REASON_OUTBID:
+        # highest_bid: the price the leader's automatic bid answered with.
+        click.echo(
+            f"outbid: the price is now {money(placed.highest_bid, currency)} (another bidder's maximum is higher)"
+        )
+        sys.exit(2)
+    elif placed.status == pb.BID_STATUS_REJECTED and placed.reject_reason == pb.BID_REJECT_REASON_NOT_ABOVE_OWN_MAX:
+        # The leader is not held to the minimum bid, only to their own maximum.
+        mine = [b.max_amount for b in client.list_bids(auction_id) if b.status == pb.BID_STATUS_ACCEPTED]
+        line = f"rejected: {REASONS[placed.reject_reason]}"
+        if max(mine, default=0):
+            line += f" (you lead with a maximum of {money(max(mine), currency)})"
+        click.echo(line)
+        sys.exit(2)
     elif placed.status == pb.BID_STATUS_REJECTED:
-        click.echo(f"rejected: {REASONS.get(placed.reject_reason, 'unknown reason')} (highest is {highest})")
+        reason = REASONS.get(placed.reject_reason, "unknown reason")
+        click.echo(f"rejected: {reason} ({standing(client.get_auction(auction_id))})")
         sys.exit(2)
     else:
         click.echo(f"pending: bid {placed.bid_id} is in the log; `gavel bids {auction_id}` shows its outcome")
@@ -268,12 +373,36 @@ def bid(client: GavelClient, auction_id: str, amount: Decimal) -> None:
 @click.argument("auction_id")
 @click.pass_obj
 @friendly_errors
+def buy(client: GavelClient, auction_id: str) -> None:
+    """Buys the item at its Buy It Now price (while that is offered). Exit code 2 when refused."""
+    auction = client.get_auction(auction_id)
+    bought = client.buy_now(auction_id)
+    if bought.status == pb.BID_STATUS_ACCEPTED:
+        click.echo(f"bought: {auction.item.name} is yours for {money(bought.amount, auction.currency)}")
+    elif bought.status == pb.BID_STATUS_REJECTED:
+        click.echo(f"rejected: {REASONS.get(bought.reject_reason, 'unknown reason')}")
+        sys.exit(2)
+    else:
+        click.echo(
+            f"pending: purchase {bought.bid_id} is in the log; `gavel auction show {auction_id}` shows its outcome"
+        )
+
+
+@main.command()
+@click.argument("auction_id")
+@click.pass_obj
+@friendly_errors
 def bids(client: GavelClient, auction_id: str) -> None:
-    """The bid history, newest first, rejected bids with their reasons."""
+    """The bid history, newest first, rejected bids with their reasons (and, signed in, your
+    own maximum on your bids)."""
     currency = client.get_auction(auction_id).currency
     for b in client.list_bids(auction_id):
         at = b.placed_at.ToDatetime(tzinfo=UTC).strftime("%H:%M:%S")
         outcome = "accepted" if b.status == pb.BID_STATUS_ACCEPTED else f"rejected: {REASONS.get(b.reject_reason, '?')}"
+        if b.kind in KINDS:
+            outcome += f" ({KINDS[b.kind]})"
+        if b.max_amount and b.status == pb.BID_STATUS_ACCEPTED:
+            outcome += f", your maximum {money(b.max_amount, currency)}"
         click.echo(f"{at}  {money(b.amount, currency):>14}  {b.bidder_id:<20}  {outcome}")
 
 

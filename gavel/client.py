@@ -7,15 +7,17 @@ of state events that skips heartbeats.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import grpc
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
-from gavel.messages import timestamp
+
+R = TypeVar("R")
 
 
 class GavelClient:
@@ -41,29 +43,15 @@ class GavelClient:
     def issue_dev_token(self, user_id: str) -> pb.IssueDevTokenResponse:
         return self.dev_auth.IssueDevToken(pb.IssueDevTokenRequest(user_id=user_id), timeout=self._timeout)
 
-    def create_auction(
-        self,
-        item: pb.Item,
-        *,
-        starting_price: int,
-        currency: str,
-        ends_in: timedelta,
-        starts_in: timedelta = timedelta(0),
-        request_id: str | None = None,
-    ) -> pb.Auction:
-        now = datetime.now(UTC)
-        request = pb.CreateAuctionRequest(
-            item=item,
-            start_date=timestamp(now + starts_in),
-            end_date=timestamp(now + ends_in),
-            starting_price=starting_price,
-            currency=currency,
-            request_id=request_id or uuid.uuid4().hex,
-        )
+    def create_auction(self, request: pb.CreateAuctionRequest) -> pb.Auction:
+        """A fresh ``request_id`` is made when the request has none (a retry should reuse one)."""
+        request.request_id = request.request_id or uuid.uuid4().hex
         return self.auctions.CreateAuction(request, metadata=self._metadata, timeout=self._timeout)
 
     def get_auction(self, auction_id: str) -> pb.Auction:
-        return self.auctions.GetAuction(pb.GetAuctionRequest(auction_id=auction_id), timeout=self._timeout)
+        """As the signed-in caller reads it: the seller's carries the reserve."""
+        request = pb.GetAuctionRequest(auction_id=auction_id)
+        return self._read(functools.partial(self.auctions.GetAuction, request, timeout=self._timeout))
 
     def list_auctions(
         self, status: pb.AuctionStatus.ValueType = pb.AUCTION_STATUS_UNSPECIFIED, seller_id: str = ""
@@ -82,15 +70,29 @@ class GavelClient:
         request = pb.PlaceBidRequest(auction_id=auction_id, amount=amount, request_id=request_id or uuid.uuid4().hex)
         return self.bids.PlaceBid(request, metadata=self._metadata, timeout=self._timeout)
 
+    def buy_now(self, auction_id: str, request_id: str | None = None) -> pb.Bid:
+        request = pb.BuyNowRequest(auction_id=auction_id, request_id=request_id or uuid.uuid4().hex)
+        return self.bids.BuyNow(request, metadata=self._metadata, timeout=self._timeout)
+
     def list_bids(self, auction_id: str) -> Iterator[pb.Bid]:
+        """The history as the signed-in caller reads it: their own bids carry their maximum."""
         token = ""
         while True:
-            page = self.bids.ListBids(
-                pb.ListBidsRequest(auction_id=auction_id, page_token=token), timeout=self._timeout
-            )
+            request = pb.ListBidsRequest(auction_id=auction_id, page_token=token)
+            page = self._read(functools.partial(self.bids.ListBids, request, timeout=self._timeout))
             yield from page.bids
             if not (token := page.next_page_token):
                 return
+
+    def _read(self, call: Callable[..., R]) -> R:
+        """A read with the token, or anonymously when the token is refused (expired, or from
+        another stack): reads need none, and only add what is the caller's own."""
+        try:
+            return call(metadata=self._metadata)
+        except grpc.RpcError as exc:
+            if not self._metadata or exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            return call(metadata=())
 
     def watch(self, auction_id: str) -> Iterator[pb.AuctionEvent]:
         """The current state, then every change, until the auction is final (no deadline)."""

@@ -1,11 +1,14 @@
 """The `gavel` CLI against the running stack, through the gateway: sign in, create, show,
-list, bid, history, watch; errors are statuses and field violations, not tracebacks."""
+list, bid (a maximum, by eBay's rules), buy, history, watch; errors are statuses and field
+violations, not tracebacks."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,15 +44,38 @@ def test_a_seller_and_a_bidder_through_the_cli(gavel) -> None:
     own = gavel("bid", auction_id, "20")
     assert own.exit_code == 1 and "PERMISSION_DENIED" in own.output
 
+    # The amount is a maximum: alone, the bidder leads at the starting price.
     assert gavel("token", "--user", bidder).exit_code == 0
     accepted = gavel("bid", auction_id, "15.00")
-    assert (accepted.exit_code, accepted.output.strip()) == (0, "accepted: you lead with €15.00")
-    rejected = gavel("bid", auction_id, "14")
-    assert rejected.exit_code == 2
-    assert rejected.output.strip() == "rejected: not above the highest bid (highest is €15.00)"
+    assert (accepted.exit_code, accepted.output.strip()) == (0, "accepted: you lead at €12.50 — your maximum €15.00")
+    lower = gavel("bid", auction_id, "14")
+    assert lower.exit_code == 2
+    assert lower.output.strip() == "rejected: not above your own maximum (you lead with a maximum of €15.00)"
+
+    # A rival's 14.00 is answered by the leader's maximum: 14.00 plus the increment at 14.00 (0.50).
+    rival = f"rival-{uuid.uuid4().hex[:6]}"
+    assert gavel("token", "--user", rival).exit_code == 0
+    outbid = gavel("bid", auction_id, "14")
+    assert outbid.exit_code == 2
+    assert outbid.output.strip() == "outbid: the price is now €14.50 (another bidder's maximum is higher)"
+    too_low = gavel("bid", auction_id, "14.75")
+    assert too_low.exit_code == 2
+    assert (
+        too_low.output.strip()
+        == f"rejected: below the minimum bid (the price is €14.50 by {bidder}; bid at least €15.00)"
+    )
+    # Above the leader's maximum: the rival leads at it plus one increment.
+    lead = gavel("bid", auction_id, "20")
+    assert (lead.exit_code, lead.output.strip()) == (0, "accepted: you lead at €15.50 — your maximum €20.00")
 
     history = gavel("bids", auction_id).output.splitlines()
-    assert len(history) == 2 and "rejected: not above the highest bid" in history[0] and "accepted" in history[1]
+    assert len(history) == 6, history
+    assert re.search(rf"€15\.50  {rival} +accepted, your maximum €20\.00$", history[0])  # own rows carry the maximum
+    assert re.search(rf"€14\.75  {rival} +rejected: below the minimum bid$", history[1])
+    assert re.search(rf"€14\.50  {bidder} +accepted \(automatic bid\)$", history[2])  # not the rival's to see
+    assert re.search(rf"€14\.00  {rival} +rejected: outbid by the leader's maximum$", history[3])
+    assert re.search(rf"€12\.50  {bidder} +rejected: not above your own maximum$", history[4])  # at the price
+    assert re.search(rf"€12\.50  {bidder} +accepted$", history[5])
 
 
 def test_watch_prints_the_state_until_the_auction_ends(gavel) -> None:
@@ -62,7 +88,8 @@ def test_watch_prints_the_state_until_the_auction_ends(gavel) -> None:
     assert gavel("bid", auction_id, "7.25").exit_code == 0
     watched = gavel("watch", auction_id)  # returns once the auction is closed
     assert watched.exit_code == 0
-    assert watched.output.splitlines()[-1] == f"Clock · won by {bidder} · $7.25 · 1 bids"
+    # Alone, the bidder wins at the starting price, not at their maximum.
+    assert watched.output.splitlines()[-1] == f"Clock · won by {bidder} · $5.00 · 1 bids"
 
 
 def test_errors_are_statuses_with_field_violations_not_tracebacks(gavel) -> None:
@@ -81,3 +108,74 @@ def test_the_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "gavel"
     reply = subprocess.run([script, "--help"], capture_output=True, text=True, check=True)
     assert "watch" in reply.stdout and "auction" in reply.stdout
+
+
+def show(gavel, auction_id: str) -> dict[str, str]:
+    """``auction show``'s rows, label → value."""
+    shown = gavel("auction", "show", auction_id)
+    assert shown.exit_code == 0, shown.output
+    return dict(line.strip().split("  ", 1) for line in shown.output.splitlines())
+
+
+def test_reserve_and_buy_it_now_through_the_cli(gavel) -> None:
+    seller, bidder, buyer = (f"{who}-{uuid.uuid4().hex[:6]}" for who in ("seller", "bidder", "buyer"))
+    gavel("token", "--user", seller)
+    bad = gavel("auction", "create", "--name", "Loom", "--starting-price", "10", "--buy-now", "9")
+    assert bad.exit_code == 1 and "INVALID_ARGUMENT" in bad.output and "  buy_now_price: " in bad.output
+    created = gavel(
+        "auction", "create", "--name", "Loom", "--starting-price", "10", "--reserve", "30", "--buy-now", "50"
+    )
+    assert created.exit_code == 0, created.output
+    auction_id = created.stdout.strip()
+    rows = show(gavel, auction_id)
+    # The seller sees the reserve's amount; bidders see only whether it is met.
+    assert (rows["reserve"], rows["buy it now"], rows["minimum bid"]) == ("$30.00 (not met)", "$50.00", "$10.00")
+
+    gavel("token", "--user", bidder)
+    assert show(gavel, auction_id)["reserve"] == "not met"
+    below_reserve = gavel("bid", auction_id, "20")
+    assert (
+        below_reserve.output.strip()
+        == "accepted: you lead at $10.00 — your maximum $20.00 (the reserve is not met yet)"
+    )
+    # Below the reserve, Buy It Now is still offered (eBay's rule).
+    assert show(gavel, auction_id)["buy it now"] == "$50.00"
+
+    gavel("token", "--user", buyer)
+    bought = gavel("buy", auction_id)
+    assert (bought.exit_code, bought.output.strip()) == (0, "bought: Loom is yours for $50.00")
+    rows = show(gavel, auction_id)
+    assert (rows["status"], rows["winner"], rows["price"]) == ("ended", buyer, f"$50.00 by {buyer}")
+    assert "buy it now" not in rows
+    again = gavel("buy", auction_id)
+    assert (again.exit_code, again.output.strip()) == (2, "rejected: Buy It Now is not available")
+    late = gavel("bid", auction_id, "60")
+    assert late.exit_code == 2 and late.output.startswith("rejected: the auction has ended")
+    history = gavel("bids", auction_id).output.splitlines()
+    assert "accepted (Buy It Now)" in history[2] and buyer in history[2]
+
+
+def test_a_bid_in_the_soft_close_window_extends_the_end(gavel) -> None:
+    seller, bidder = (f"{who}-{uuid.uuid4().hex[:6]}" for who in ("seller", "bidder"))
+    gavel("token", "--user", seller)
+    # Ends in 10 minutes with a 1-hour window: any bid now is in the window and moves the end
+    # to an hour after it.
+    created = gavel(
+        "auction", "create", "--name", "Kite", "--starting-price", "3", "--ends-in", "10m", "--soft-close", "1h"
+    )
+    assert created.exit_code == 0, created.output
+    auction_id = created.stdout.strip()
+    rows = show(gavel, auction_id)
+    end = datetime.fromisoformat(rows["ends"])
+    hard_end = datetime.fromisoformat(rows["soft close"].rsplit("until ", 1)[1].removesuffix(" at the latest"))
+    assert rows["soft close"].startswith("a bid in the last 1h moves the end to 1h after it, until ")
+    assert abs(hard_end - end - timedelta(days=1)) < timedelta(seconds=1)  # the CLI's cap: a day past the end
+
+    gavel("token", "--user", bidder)
+    before = datetime.now(end.tzinfo)
+    assert gavel("bid", auction_id, "4").exit_code == 0
+    extended = show(gavel, auction_id)["ends"]
+    match = re.fullmatch(r"(\S+) \(extended from (\S+)\)", extended)
+    assert match, extended
+    new_end, original = (datetime.fromisoformat(t) for t in match.groups())
+    assert original == end and before + timedelta(minutes=59) < new_end <= datetime.now(end.tzinfo) + timedelta(hours=1)

@@ -3,6 +3,9 @@ Playwright, loads the page from the gateway and talks gRPC-Web to the whole stac
 
 Each user is a separate browser context (own localStorage, so own dev sign-in). Waits are
 Playwright's auto-waiting expectations, never sleeps. Screenshots go to build/test-artifacts/web/.
+
+Bidding follows eBay's rules: a bid's amount is the bidder's maximum, and the price shown is the
+one the proxy rules set (the first bid stands at the starting price).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import signal
 import struct
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -96,9 +99,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def create_auction(base_url: str, token: str, name: str, *, ends_in: timedelta = timedelta(hours=1)) -> str:
+def create_auction(
+    base_url: str, token: str, name: str, *, ends_in: timedelta = timedelta(hours=1), **fields: object
+) -> str:
+    """An open auction starting at 10.00 EUR; ``fields`` join the REST body (e.g. reservePrice)."""
     item = {"name": name, "description": "Brass, 1930s.\nWorks."}
-    return api_client.create_auction(base_url, token, ends_in=ends_in, item=item, currency="EUR")
+    return api_client.create_auction(base_url, token, ends_in=ends_in, item=item, currency="EUR", **fields)
 
 
 def watch(page: Page, auction_id: str) -> None:
@@ -125,38 +131,84 @@ def test_two_watchers_see_each_others_bids_live(base_url: str, token_for, open_p
         expect(page.get_by_test_id("item-name")).to_contain_text(name)
         expect(page.get_by_test_id("highest-bid")).to_have_text("No bids yet")
         expect(page.get_by_test_id("starting-price")).to_have_text("10.00 EUR")
+        expect(page.get_by_test_id("bid-minimum")).to_have_text("at least 10.00 EUR")
+        expect(page.get_by_test_id("my-status")).to_have_text("")
 
+    # Bob's 15 is his maximum: alone, he leads at the starting price.
     bid(bob, "15")
-    expect(bob.get_by_test_id("bid-result")).to_have_text("ACCEPTED: your 15.00 EUR is the highest bid")
+    expect(bob.get_by_test_id("bid-result")).to_have_text("ACCEPTED: you lead at 10.00 EUR — your maximum 15.00 EUR")
+    expect(bob.get_by_test_id("my-status")).to_have_text("You lead — your maximum 15.00 EUR")
+    expect(bob.get_by_test_id("bid-minimum")).to_have_text("more than your maximum of 15.00 EUR")
     # Alice placed nothing: only the watch stream can have told her page.
-    expect(alice.get_by_test_id("highest-bid")).to_have_text("15.00 EUR")
+    expect(alice.get_by_test_id("highest-bid")).to_have_text("10.00 EUR")
     expect(alice.get_by_test_id("highest-bidder")).to_have_text(f"by {bob_name}")
+    expect(alice.get_by_test_id("bid-minimum")).to_have_text("at least 10.50 EUR")  # the price plus its increment
+    expect(alice.get_by_test_id("my-status")).to_have_text("")  # she has not bid
 
+    # Alice's maximum beats Bob's: she leads at his maximum plus one increment.
     bid(alice, "20.50")
-    expect(alice.get_by_test_id("bid-result")).to_contain_text("ACCEPTED")
-    expect(bob.get_by_test_id("highest-bid")).to_have_text("20.50 EUR")
+    expect(alice.get_by_test_id("bid-result")).to_have_text("ACCEPTED: you lead at 15.50 EUR — your maximum 20.50 EUR")
+    expect(alice.get_by_test_id("my-status")).to_have_text("You lead — your maximum 20.50 EUR")
+    expect(alice.get_by_test_id("my-status")).to_have_attribute("data-state", "leading")
+    expect(bob.get_by_test_id("highest-bid")).to_have_text("15.50 EUR")
     expect(bob.get_by_test_id("highest-bidder")).to_have_text(f"by {alice_name}")
+    expect(bob.get_by_test_id("my-status")).to_have_text("Outbid: the price is now 15.50 EUR")
+    expect(bob.get_by_test_id("my-status")).to_have_attribute("data-state", "outbid")
 
+    # Bob's 18 is below Alice's maximum: her automatic bid answers at 18.50.
     bid(bob, "18.00")
-    expect(bob.get_by_test_id("bid-result")).to_have_text("REJECTED: 18.00 EUR is not above the highest bid")
+    expect(bob.get_by_test_id("bid-result")).to_have_text(
+        "OUTBID: another bidder's maximum is higher; the price is now 18.50 EUR"
+    )
     expect(bob.get_by_test_id("bid-result")).to_have_attribute("data-status", "rejected")
-    expect(bob.get_by_test_id("highest-bid")).to_have_text("20.50 EUR")
+    for page in (alice, bob):
+        expect(page.get_by_test_id("highest-bid")).to_have_text("18.50 EUR")
+        expect(page.get_by_test_id("highest-bidder")).to_contain_text(f"by {alice_name}")
+    expect(bob.get_by_test_id("my-status")).to_have_text("Outbid: the price is now 18.50 EUR")
+    expect(bob.get_by_test_id("bid-minimum")).to_have_text("at least 19.00 EUR")
+    expect(alice.get_by_test_id("my-status")).to_have_text("You lead — your maximum 20.50 EUR")
 
-    # Both histories, newest first, the rejection with its reason: Alice's from watch events.
+    bid(bob, "18.75")
+    expect(bob.get_by_test_id("bid-result")).to_have_text("REJECTED: 18.75 EUR is below the minimum bid")
+
+    # Both histories, newest first, with reasons and the automatic bid: Alice's from watch events.
     for page in (alice, bob):
         rows = page.get_by_test_id("bid-history").get_by_test_id("bid")
-        expect(rows).to_have_count(3)
-        assert history_amounts(page) == ["18.00 EUR", "20.50 EUR", "15.00 EUR"]
+        expect(rows).to_have_count(5)
+        assert history_amounts(page) == ["18.75 EUR", "18.50 EUR", "18.00 EUR", "15.50 EUR", "10.00 EUR"]
         expect(rows.first).to_have_attribute("data-status", "rejected")
-        expect(rows.first).to_contain_text("REJECTED (not above the highest bid)")
+        expect(rows.first).to_contain_text("REJECTED (below the minimum bid)")
+        expect(rows.nth(1)).to_have_attribute("data-kind", "proxy")
         expect(rows.nth(1)).to_contain_text(alice_name)
-    # Three decisions seen by both pages, which then show the same version.
+        expect(rows.nth(1)).to_contain_text("ACCEPTED · automatic bid")
+        expect(rows.nth(2)).to_contain_text("REJECTED (outbid by the leader's maximum)")
+        expect(rows.nth(3)).to_have_attribute("data-kind", "manual")
+        expect(rows.get_by_test_id("bid-kind")).to_have_count(1)
+    # Each sees only their own maximum in the history: Bob's standing bid of his 15.
+    expect(bob.get_by_test_id("bid-history").get_by_test_id("bid-max")).to_have_text(["max 15.00 EUR"])
+    # (Alice's automatic bid carries hers only if the page re-read the history: events never do.)
+    alice_rows = alice.get_by_test_id("bid-history").get_by_test_id("bid")
+    expect(alice_rows.nth(3).get_by_test_id("bid-max")).to_have_text("max 20.50 EUR")
+    expect(alice_rows.nth(4).get_by_test_id("bid-max")).to_have_count(0)  # Bob's
+    # Four bids placed and decided (the automatic one is not counted, but has its own version),
+    # seen by both pages, which then show the same version.
     for page in (alice, bob):
-        expect(page.get_by_test_id("bid-count")).to_have_text("3 bids decided")
+        expect(page.get_by_test_id("bid-count")).to_have_text("4 bids decided")
+        expect(page.get_by_test_id("auction-version")).to_have_text("version 5")
     expect(alice.get_by_test_id("auction-version")).to_have_text(bob.get_by_test_id("auction-version").inner_text())
-
     screenshot(alice, "watchers-alice")
     screenshot(bob, "watchers-bob")
+
+    # A fresh load knows Alice's maximum from her own ListBids (her token): no answer to go by.
+    alice.reload()
+    expect(alice.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+    expect(alice.get_by_test_id("my-status")).to_have_text("You lead — your maximum 20.50 EUR")
+    # ...and an anonymous visitor sees no one's maximum.
+    anonymous = open_page(None)
+    watch(anonymous, auction_id)
+    expect(anonymous.get_by_test_id("bid-history").get_by_test_id("bid")).to_have_count(5)
+    expect(anonymous.get_by_test_id("bid-history").get_by_test_id("bid-max")).to_have_count(0)
+    expect(anonymous.get_by_test_id("my-status")).to_have_text("")
 
 
 def test_post_an_auction_then_find_it_listed(base_url: str, open_page: OpenPage) -> None:
@@ -177,7 +229,16 @@ def test_post_an_auction_then_find_it_listed(base_url: str, open_page: OpenPage)
     carol.get_by_test_id("create-submit").click()
     expect(form.locator('[data-error-for="starting_price"]')).to_have_text("EUR has 2 decimal places")
 
+    # Buy It Now must be above the starting price: the service says so next to the field.
     carol.get_by_test_id("create-price").fill("12.50")
+    carol.get_by_test_id("create-buy-now").fill("5")
+    carol.get_by_test_id("create-submit").click()
+    expect(form.locator('[data-error-for="buy_now_price"]')).to_have_text("must be above starting_price")
+
+    carol.get_by_test_id("create-reserve").fill("20")
+    carol.get_by_test_id("create-buy-now").fill("40")
+    carol.get_by_test_id("create-soft-close").check()
+    carol.get_by_test_id("create-soft-close-minutes").fill("5")
     carol.get_by_test_id("create-image").fill("http://127.0.0.1:9/gone.png")  # nothing listens on port 9
     # Ends soon: the list shows the 100 open auctions ending soonest, and the suite's earlier
     # layers leave many ending within the hour.
@@ -190,17 +251,29 @@ def test_post_an_auction_then_find_it_listed(base_url: str, open_page: OpenPage)
     expect(carol.get_by_test_id("ends-in")).to_have_text(re.compile(r"^(9m [0-5]\d|10m 00)s$"))
     expect(carol.get_by_test_id("bid-seller-hint")).to_be_visible()  # the seller cannot bid
     expect(carol.locator(".photo.noimage")).to_have_text("no image")  # a dead image link
+    # The seller alone sees the reserve's amount.
+    expect(carol.get_by_test_id("reserve-status")).to_have_text("Reserve not met (your reserve: 20.00 EUR)")
+    expect(carol.get_by_test_id("buy-now-price")).to_have_text("Buy It Now price 40.00 EUR")
+    expect(carol.get_by_test_id("soft-close")).to_have_text(
+        re.compile(r"^Soft close: a bid in the last 5m moves the end to 5m after it \(at the latest .+\)\.$")
+    )
+    expect(carol.get_by_test_id("end-extended")).to_be_hidden()
 
     carol.goto("/#/")
     card = carol.locator(f'[data-testid=auction-card][data-auction-id="{auction_id}"]')
     expect(card).to_contain_text(name)
     expect(card.get_by_test_id("card-price")).to_have_text("12.50 EUR starting price")
+    expect(card.get_by_test_id("card-buy-now")).to_have_text("Buy It Now 40.00 EUR")
     screenshot(carol, "auction-list")
 
     # An anonymous visitor sees the list too, and is asked to sign in to post.
     anonymous = open_page(None)
     expect(anonymous.locator(f'[data-auction-id="{auction_id}"]')).to_be_visible()
     expect(anonymous.get_by_test_id("create-submit")).to_be_disabled()
+    anonymous.goto(f"/#/auctions/{auction_id}")
+    expect(anonymous.get_by_test_id("reserve-status")).to_have_text("Reserve not met")
+    expect(anonymous.get_by_test_id("bid-signin-hint")).to_be_visible()
+    expect(anonymous.get_by_test_id("buy-now")).to_have_count(0)  # no button without a sign-in
 
 
 def test_the_page_shows_the_winner_when_the_auction_ends(base_url: str, token_for, open_page: OpenPage) -> None:
@@ -211,9 +284,11 @@ def test_the_page_shows_the_winner_when_the_auction_ends(base_url: str, token_fo
     bid(dave, "11")
     expect(dave.get_by_test_id("bid-result")).to_contain_text("ACCEPTED")
 
-    # The closer ends it on time; the stream's final state ends the watch.
+    # The closer ends it on time; the stream's final state ends the watch. Alone, Dave wins at
+    # the starting price, not at his maximum.
     expect(dave.get_by_test_id("auction-status")).to_have_text("ended")
-    expect(dave.get_by_test_id("winner")).to_have_text(f"Won by {dave_name} (you) for 11.00 EUR")
+    expect(dave.get_by_test_id("winner")).to_have_text(f"Won by {dave_name} (you) for 10.00 EUR")
+    expect(dave.get_by_test_id("my-status")).to_have_text("")  # the winner line says it all
     expect(dave.get_by_test_id("live-status")).to_have_attribute("data-state", "closed")
     expect(dave.get_by_test_id("bid-form")).to_have_count(0)
     screenshot(dave, "ended")
@@ -239,7 +314,7 @@ def test_the_watch_resumes_after_the_stream_service_restarts(
     with rest(base_url, token_for(frank)) as http:
         reply = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1234, "requestId": "r1"})
         assert reply.json()["status"] == "BID_STATUS_ACCEPTED", reply.text
-    expect(erin.get_by_test_id("highest-bid")).to_have_text("12.34 EUR")
+    expect(erin.get_by_test_id("highest-bid")).to_have_text("10.00 EUR")  # the first bid: the starting price
     expect(erin.get_by_test_id("highest-bidder")).to_have_text(f"by {frank}")
     expect(erin.get_by_test_id("bid-history").get_by_test_id("bid")).to_have_count(1)
 
@@ -278,7 +353,9 @@ def test_skipped_versions_make_the_page_reread_the_history(
     auction_id = create_auction(base_url, token_for(unique("seller")), unique("Vase"))
     grace = unique("grace")
     with rest(base_url, token_for(grace)) as http:
-        for amount in (1100, 1050, 1200):  # accepted, rejected, accepted
+        # Accepted (at the starting price), rejected (not above her own maximum), accepted (her
+        # raised maximum: the price stays, she bids against no one).
+        for amount in (1100, 1050, 1200):
             assert http.post(f"/auctions/{auction_id}/bids", json={"amount": amount}).status_code == 200
     with grpc.insecure_channel(gateway_target) as channel:
         now = pb_grpc.AuctionServiceStub(channel).GetAuction(pb.GetAuctionRequest(auction_id=auction_id))
@@ -300,9 +377,10 @@ def test_skipped_versions_make_the_page_reread_the_history(
     fake_first_call(page, calls, "StreamService/WatchAuction", stream)
     page.goto(f"/#/auctions/{auction_id}")
 
-    expect(page.get_by_test_id("highest-bid")).to_have_text("12.00 EUR")
+    expect(page.get_by_test_id("highest-bid")).to_have_text("10.00 EUR")
     expect(page.get_by_test_id("bid-history").get_by_test_id("bid")).to_have_count(3)
-    assert history_amounts(page) == ["12.00 EUR", "10.50 EUR", "11.00 EUR"]
+    # The refused raise is shown at the price it left standing, never at what the leader entered.
+    assert history_amounts(page) == ["10.00 EUR", "10.00 EUR", "10.00 EUR"]
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
     assert calls["BidService/ListBids"] == 2 and calls["StreamService/WatchAuction"] == 2
     screenshot(page, "gap-refetched")
@@ -342,7 +420,84 @@ def test_an_ended_auction_keeps_watching_until_the_winner_is_decided(
     fake_first_call(page, calls, "StreamService/WatchAuction", grpc_web_body(pb.AuctionEvent(auction=before_close)))
     page.goto(f"/#/auctions/{auction_id}")
 
-    expect(page.get_by_test_id("winner")).to_have_text(f"Won by {ivy} for 11.00 EUR")
+    expect(page.get_by_test_id("winner")).to_have_text(f"Won by {ivy} for 10.00 EUR")
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "closed")
     assert calls["StreamService/WatchAuction"] == 2
     screenshot(page, "winner-after-the-end")
+
+
+def test_reserve_and_buy_it_now_on_the_page(base_url: str, token_for, open_page: OpenPage) -> None:
+    """Buy It Now lasts until the first bid, or with a reserve until the reserve is met (eBay's
+    rule); buying ends the auction at once, with the buyer as winner."""
+    seller = token_for(unique("seller"))
+    rules = {"reservePrice": 3000, "buyNowPrice": 5000}
+    first, second = (create_auction(base_url, seller, unique("Loom"), **rules) for _ in range(2))
+    hank_name, iris_name = unique("hank"), unique("iris")
+    hank, iris = open_page(hank_name), open_page(iris_name)
+
+    for page in (hank, iris):
+        watch(page, first)
+        expect(page.get_by_test_id("reserve-status")).to_have_text("Reserve not met")  # no amount: not the seller
+        expect(page.get_by_test_id("buy-now")).to_have_text("Buy It Now for 50.00 EUR")
+    bid(hank, "20")  # below the reserve: the price stays at the start, Buy It Now stays
+    expect(hank.get_by_test_id("bid-result")).to_have_text("ACCEPTED: you lead at 10.00 EUR — your maximum 20.00 EUR")
+    expect(hank.get_by_test_id("my-status")).to_have_text(
+        "You lead — your maximum 20.00 EUR (the reserve is not met yet)"
+    )
+    expect(iris.get_by_test_id("highest-bidder")).to_have_text(f"by {hank_name}")
+    expect(iris.get_by_test_id("reserve-status")).to_have_text("Reserve not met")
+    expect(iris.get_by_test_id("buy-now")).to_be_visible()
+
+    iris.get_by_test_id("buy-now").click()
+    expect(iris.get_by_test_id("bid-result")).to_have_text("BOUGHT: the item is yours for 50.00 EUR")
+    for page, you in ((iris, " (you)"), (hank, "")):
+        expect(page.get_by_test_id("auction-status")).to_have_text("ended")
+        expect(page.get_by_test_id("winner")).to_have_text(f"Won by {iris_name}{you} for 50.00 EUR")
+        expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "closed")
+        expect(page.get_by_test_id("buy-now-price")).to_be_hidden()
+        expect(page.get_by_test_id("ends-in")).to_have_text("ended")  # at the purchase, not the end set
+        rows = page.get_by_test_id("bid-history").get_by_test_id("bid")
+        expect(rows).to_have_count(2)
+        expect(rows.first).to_have_attribute("data-kind", "buy-now")
+        expect(rows.first).to_contain_text("ACCEPTED · Buy It Now")
+    expect(hank.get_by_test_id("bid-form")).to_have_count(0)
+    screenshot(iris, "bought")
+
+    # A bid that meets the reserve raises the price to it, and ends Buy It Now.
+    for page in (hank, iris):
+        watch(page, second)
+        expect(page.get_by_test_id("buy-now")).to_be_visible()
+    bid(hank, "35")
+    expect(hank.get_by_test_id("bid-result")).to_have_text("ACCEPTED: you lead at 30.00 EUR — your maximum 35.00 EUR")
+    expect(iris.get_by_test_id("highest-bid")).to_have_text("30.00 EUR")
+    expect(iris.get_by_test_id("reserve-status")).to_have_text("Reserve met")
+    expect(iris.get_by_test_id("buy-now")).to_be_hidden()
+    expect(iris.get_by_test_id("buy-now-price")).to_be_hidden()
+    expect(hank.get_by_test_id("my-status")).to_have_text("You lead — your maximum 35.00 EUR")
+
+
+def test_a_bid_in_the_soft_close_window_extends_the_end(base_url: str, token_for, open_page: OpenPage) -> None:
+    """Ends in 10 minutes with a window of an hour: any bid now is in the window and moves the
+    end to 2 hours after it; every watcher sees the new end, marked as extended."""
+    end = datetime.now(UTC) + timedelta(minutes=10)
+    soft = {"window": "3600s", "extension": "7200s", "hardEnd": api_client.iso(end + timedelta(days=1))}
+    auction_id = create_auction(
+        base_url, token_for(unique("seller")), unique("Kite"), ends_in=timedelta(minutes=10), softClose=soft
+    )
+    jack, kim = open_page(unique("jack")), open_page(None)
+    for page in (jack, kim):
+        watch(page, auction_id)
+        expect(page.get_by_test_id("end-extended")).to_be_hidden()
+        expect(page.get_by_test_id("ends-in")).to_have_text(re.compile(r"^(9m [0-5]\d|10m 00)s$"))
+        expect(page.get_by_test_id("soft-close")).to_contain_text("a bid in the last 1h moves the end to 2h after it")
+    ends_at = kim.get_by_test_id("ends-at").inner_text()
+
+    bid(jack, "11")
+    expect(jack.get_by_test_id("bid-result")).to_contain_text("ACCEPTED")
+    for page in (jack, kim):
+        expect(page.get_by_test_id("end-extended")).to_be_visible()
+        expect(page.get_by_test_id("end-extended")).to_have_text("extended")
+        expect(page.get_by_test_id("end-extended")).to_have_attribute("title", f"originally {ends_at}")
+        expect(page.get_by_test_id("ends-in")).to_have_text(re.compile(r"^(1h 59m|2h 00m)$"))
+        expect(page.get_by_test_id("ends-at")).not_to_have_text(ends_at)
+    screenshot(kim, "extended")

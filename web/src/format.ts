@@ -1,6 +1,6 @@
 // How the page shows and reads amounts, times and enum values. Amounts travel as int64 minor
 // units (bigint here) and are shown in major units with the currency: 1250 EUR → "12.50 EUR".
-import { AuctionStatus, BidRejectReason, BidStatus } from "./gen/auction/v1/auction_pb";
+import { AuctionStatus, BidKind, BidRejectReason, BidStatus } from "./gen/auction/v1/auction_pb";
 
 /** Digits after the decimal point for a currency (EUR 2, JPY 0, BHD 3), as Intl knows them. */
 export function minorDigits(currency: string): number {
@@ -84,8 +84,16 @@ export function rejectReasonText(reason: BidRejectReason): string {
   switch (reason) {
     case BidRejectReason.BELOW_STARTING_PRICE:
       return "below the starting price";
-    case BidRejectReason.NOT_ABOVE_HIGHEST:
+    case BidRejectReason.NOT_ABOVE_HIGHEST: // no longer given; old histories have it
       return "not above the highest bid";
+    case BidRejectReason.BELOW_MIN_BID:
+      return "below the minimum bid";
+    case BidRejectReason.OUTBID:
+      return "outbid by the leader's maximum";
+    case BidRejectReason.NOT_ABOVE_OWN_MAX:
+      return "not above the bidder's own maximum";
+    case BidRejectReason.BUY_NOW_UNAVAILABLE:
+      return "Buy It Now is no longer available";
     case BidRejectReason.AUCTION_NOT_STARTED:
       return "the auction has not started yet";
     case BidRejectReason.AUCTION_ENDED:
@@ -95,4 +103,24 @@ export function rejectReasonText(reason: BidRejectReason): string {
     default:
       return "rejected";
   }
+}
+
+/** How a bid came about, for the history: "" for one the bidder placed. */
+export function bidKindText(kind: BidKind): string {
+  switch (kind) {
+    case BidKind.PROXY:
+      return "automatic bid";
+    case BidKind.BUY_NOW:
+      return "Buy It Now";
+    default:
+      return "";
+  }
+}
+
+/** A protobuf Duration's length as "90s", "15m", "2h", "3d" (the largest unit that divides it). */
+export function formatDuration(seconds: bigint): string {
+  for (const [unit, size] of [["d", 86400n], ["h", 3600n], ["m", 60n]] as const) {
+    if (seconds > 0n && seconds % size === 0n) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
 }

@@ -1,13 +1,26 @@
-// The auction page (#/auctions/<id>): the item, the highest bid kept live by WatchAuction, the
-// bid form, and the bid history.
+// The auction page (#/auctions/<id>): the item, the price kept live by WatchAuction, the bid
+// form, Buy It Now, and the bid history.
+//
+// eBay's rules: a bid is the bidder's maximum and Gavel bids for them up to it (the price shown
+// is the one the proxy rules set, not the maximum); the leader's automatic answers are bids of
+// their own in the history. The reserve's amount is hidden (the seller's reads carry it); Buy
+// It Now lasts until the first bid, or with a reserve until it is met; a soft close moves the end.
 import { Code } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
 import { auctions, bids, currentSession } from "../api";
 import { countdown, h, photo, replace, setText } from "../dom";
 import { describe, isCode, showProblem } from "../errors";
-import { auctionStatusText, formatMoney, formatRemaining, formatTime, parseMoney, rejectReasonText } from "../format";
-import { AuctionStatus, BidStatus, type Auction, type Bid } from "../gen/auction/v1/auction_pb";
+import {
+  auctionStatusText,
+  formatDuration,
+  formatMoney,
+  formatRemaining,
+  formatTime,
+  parseMoney,
+  rejectReasonText,
+} from "../format";
+import { AuctionStatus, BidKind, BidRejectReason, BidStatus, type Auction, type Bid } from "../gen/auction/v1/auction_pb";
 import { isFinal, watchAuction, type WatchState } from "../watch";
 import { BidHistory } from "./history";
 
@@ -55,6 +68,14 @@ class AuctionView {
   private readonly bidPanel = h("div", { class: "bid-panel" });
   private readonly result = h("div", { class: "bid-result", "data-testid": "bid-result", role: "status" });
   private readonly minimum = h("small", { class: "muted", "data-testid": "bid-minimum" });
+  private readonly endsAt = h("span", { "data-testid": "ends-at" });
+  private readonly extended = h("span", { class: "badge extended", "data-testid": "end-extended" }, "extended");
+  private readonly softClose = h("small", { class: "muted", "data-testid": "soft-close" });
+  private readonly reserve = h("div", { class: "reserve", "data-testid": "reserve-status" });
+  private readonly buyNowOffer = h("p", { "data-testid": "buy-now-price" });
+  private readonly mine = h("div", { class: "mine", "data-testid": "my-status" });
+  private readonly buyNow = h("button", { type: "button", class: "buy-now", "data-testid": "buy-now" });
+  private endsIn: HTMLElement | null = null;
   private readonly me = currentSession()?.userId;
 
   constructor(
@@ -94,6 +115,7 @@ class AuctionView {
     const a = this.shown;
     const item = a.item;
     const end = a.endDate ? timestampDate(a.endDate) : null;
+    this.endsIn = end ? countdown(end, (e) => formatRemaining(e)) : null;
     replace(
       this.root,
       h("p", {}, h("a", { href: "#/" }, "← All auctions")),
@@ -108,8 +130,9 @@ class AuctionView {
           h("p", { class: "description", "data-testid": "item-description" }, item?.description ?? ""),
           h("p", { class: "muted" }, "Sold by ", h("strong", { "data-testid": "seller" }, a.sellerId)),
           h("p", {}, "Starting price ", h("strong", { "data-testid": "starting-price" }, formatMoney(a.startingPrice, a.currency))),
-          end ? h("p", {}, "Ends ", h("span", { "data-testid": "ends-at" }, formatTime(end)), " · ", h("strong", { "data-testid": "ends-in" }, countdown(end, (e) => formatRemaining(e)))) : null,
-          h("div", { class: "box" }, h("div", { class: "muted" }, "Highest bid"), this.highest, this.bidder, this.winner),
+          end ? h("p", {}, "Ends ", this.endsAt, " · ", h("strong", { "data-testid": "ends-in" }, this.endsIn), " ", this.extended, h("br", {}), this.softClose) : null,
+          this.buyNowOffer,
+          h("div", { class: "box" }, h("div", { class: "muted" }, "Current price"), this.highest, this.bidder, this.reserve, this.mine, this.winner),
           this.bidPanel,
           h("p", { class: "meta" }, this.live, " · ", this.version, " · ", this.bidCount),
         ),
@@ -129,8 +152,11 @@ class AuctionView {
 
   private update(): void {
     const a = this.shown;
-    if (a.highestBid > 0n) {
-      setText(this.highest, formatMoney(a.highestBid, a.currency));
+    const money = (minor: bigint) => formatMoney(minor, a.currency);
+    // The price is the starting price after the first bid, so the leader, not the price, says
+    // whether anyone has bid.
+    if (a.highestBidderId) {
+      setText(this.highest, money(a.highestBid));
       setText(this.bidder, `by ${a.highestBidderId}${a.highestBidderId === this.me ? " (you)" : ""}`);
     } else {
       setText(this.highest, "No bids yet");
@@ -140,19 +166,98 @@ class AuctionView {
     this.status.dataset.status = auctionStatusText(a.status);
     setText(this.version, `version ${a.version}`);
     setText(this.bidCount, `${a.bidCount} bid${a.bidCount === 1n ? "" : "s"} decided`);
-    setText(this.minimum, a.highestBid > 0n
-      ? `more than ${formatMoney(a.highestBid, a.currency)}`
-      : `at least ${formatMoney(a.startingPrice, a.currency)}`);
+    this.updateEnd();
+    this.updateReserve();
+    this.updateMine();
+    // The leader is not held to min_next_bid: they may raise their maximum by any amount.
+    const myMax = this.myMaximum();
+    if (this.me && a.highestBidderId === this.me) {
+      setText(this.minimum, myMax > 0n ? `more than your maximum of ${money(myMax)}` : "more than your current maximum");
+    } else {
+      setText(this.minimum, `at least ${money(a.minNextBid > 0n ? a.minNextBid : a.startingPrice)}`);
+    }
+    const buyNow = this.biddingClosed() ? 0n : a.buyNowPrice;
+    this.buyNowOffer.hidden = buyNow === 0n;
+    this.buyNow.hidden = buyNow === 0n;
+    if (buyNow > 0n) {
+      replace(this.buyNowOffer, "Buy It Now price ", h("strong", {}, money(buyNow)));
+      setText(this.buyNow, `Buy It Now for ${money(buyNow)}`);
+    }
     if (a.status === AuctionStatus.ENDED && a.closedAt === undefined) {
       setText(this.winner, "Ended: deciding the winner…"); // the close is on its way through the bid log
     } else if (a.status === AuctionStatus.ENDED) {
-      setText(this.winner, a.winnerId ? `Won by ${a.winnerId}${a.winnerId === this.me ? " (you)" : ""} for ${formatMoney(a.highestBid, a.currency)}` : "Ended without a winning bid");
+      setText(this.winner, a.winnerId
+        ? `Won by ${a.winnerId}${a.winnerId === this.me ? " (you)" : ""} for ${money(a.highestBid)}`
+        : a.highestBidderId && a.hasReserve && !a.reserveMet ? "Ended: the reserve was not met" : "Ended without a winning bid");
     } else if (a.status === AuctionStatus.CANCELLED) {
       setText(this.winner, "Cancelled");
     } else {
       setText(this.winner, "");
     }
     if (!this.bidPanel.firstChild) this.renderBidPanel();
+  }
+
+  /** The end as it stands, moved by soft close: marked "extended" once it differs from the original. */
+  private updateEnd(): void {
+    const a = this.shown;
+    if (!a.endDate || !this.endsIn) return;
+    // Closed before its end (Buy It Now): it ended then.
+    const closed = a.closedAt ? timestampDate(a.closedAt) : null;
+    const end = closed && closed < timestampDate(a.endDate) ? closed : timestampDate(a.endDate);
+    setText(this.endsAt, formatTime(end));
+    if (this.endsIn.dataset.endsAt !== String(end.getTime())) {
+      this.endsIn.dataset.endsAt = String(end.getTime()); // the countdown ticker reads it
+      setText(this.endsIn, formatRemaining(end));
+    }
+    const original = a.originalEndDate ? timestampDate(a.originalEndDate) : timestampDate(a.endDate);
+    this.extended.hidden = original.getTime() === timestampDate(a.endDate).getTime();
+    this.extended.title = `originally ${formatTime(original)}`;
+    const soft = a.softClose;
+    if (soft?.window && soft.extension) {
+      const hardEnd = soft.hardEnd ? ` (at the latest ${formatTime(timestampDate(soft.hardEnd))})` : "";
+      setText(this.softClose, `Soft close: a bid in the last ${formatDuration(soft.window.seconds)} moves the end to ${formatDuration(soft.extension.seconds)} after it${hardEnd}.`);
+    } else {
+      setText(this.softClose, "");
+    }
+  }
+
+  private updateReserve(): void {
+    const a = this.shown;
+    this.reserve.hidden = !a.hasReserve;
+    this.reserve.dataset.met = String(a.reserveMet);
+    // reserve_price is filled for the seller only.
+    const own = a.reservePrice > 0n ? ` (your reserve: ${formatMoney(a.reservePrice, a.currency)})` : "";
+    setText(this.reserve, a.hasReserve ? `${a.reserveMet ? "Reserve met" : "Reserve not met"}${own}` : "");
+  }
+
+  /** The greatest maximum of the user's own standing bids (their accepted and automatic bids;
+   * a leader's maximum only ever rises), as their own reads tell it: 0 when unknown. */
+  private myMaximum(): bigint {
+    if (!this.me) return 0n;
+    let max = 0n;
+    for (const b of this.history.bidsOf(this.me)) if (b.status === BidStatus.ACCEPTED && b.maxAmount > max) max = b.maxAmount;
+    return max;
+  }
+
+  /** For a signed-in bidder: leading (with their maximum), or outbid. */
+  private updateMine(): void {
+    const a = this.shown;
+    let text = "";
+    let state = "";
+    if (this.me && this.me !== a.sellerId && !this.biddingClosed()) {
+      const max = this.myMaximum();
+      const price = formatMoney(a.highestBid, a.currency);
+      if (a.highestBidderId === this.me) {
+        state = "leading";
+        text = max > 0n ? `You lead — your maximum ${formatMoney(max, a.currency)}` : "You lead";
+        if (a.hasReserve && !a.reserveMet) text += " (the reserve is not met yet)";
+      } else if (this.history.bidsOf(this.me).some((b) => b.status === BidStatus.ACCEPTED || b.rejectReason === BidRejectReason.OUTBID)) {
+        state = "outbid";
+        text = `Outbid: the price is now ${price}`;
+      }
+    }
+    setText(this.mine, text);
+    this.mine.dataset.state = state;
   }
 
   /** No more bids are taken (the winner may still be on its way: see isFinal). */
@@ -168,7 +273,8 @@ class AuctionView {
 
   private renderBidPanel(): void {
     if (this.biddingClosed()) {
-      replace(this.bidPanel, h("p", { class: "muted" }, "Bidding is closed."));
+      // The answer to the user's last bid or purchase stays (a purchase closes the auction at once).
+      replace(this.bidPanel, h("p", { class: "muted" }, "Bidding is closed."), this.result);
       return;
     }
     if (!this.me) {
@@ -180,12 +286,21 @@ class AuctionView {
       return;
     }
     const currency = this.shown.currency;
-    const amount = h("input", { name: "amount", "data-testid": "bid-amount", inputmode: "decimal", placeholder: "amount", "aria-label": `Bid in ${currency}` });
+    const amount = h("input", { name: "amount", "data-testid": "bid-amount", inputmode: "decimal", placeholder: "amount", "aria-label": `Your maximum bid in ${currency}` });
     const button = h("button", { type: "submit", "data-testid": "place-bid" }, "Place bid");
     const form = h(
       "form",
       { class: "bid", "data-testid": "bid-form" },
-      h("label", { class: "field" }, h("span", {}, `Your bid (${currency})`), h("div", { class: "row" }, amount, button), this.minimum, h("span", { class: "error", "data-error-for": "amount" })),
+      h(
+        "label",
+        { class: "field" },
+        h("span", {}, `Your maximum bid (${currency})`),
+        h("div", { class: "row" }, amount, button),
+        this.minimum,
+        h("small", { class: "muted" }, "Gavel bids for you, only as much as it takes to keep you in the lead, up to your maximum; no one else sees it."),
+        h("span", { class: "error", "data-error-for": "amount" }),
+      ),
+      h("div", { class: "row" }, this.buyNow),
       this.result,
     );
     // One request id per attempt at a given amount: a resubmit after a network error is the
@@ -206,8 +321,8 @@ class AuctionView {
       try {
         const bid = await bids.placeBid({ auctionId: this.shown.auctionId, amount: minor, requestId }, { signal: this.signal });
         requestId = crypto.randomUUID();
-        this.showAnswer(bid);
         this.bidDecided(bid);
+        this.showAnswer(bid);
         if (bid.status === BidStatus.ACCEPTED) amount.value = "";
         if (bid.status === BidStatus.PENDING) void this.settle(bid);
       } catch (err) {
@@ -216,27 +331,62 @@ class AuctionView {
         button.disabled = false;
       }
     });
+    // Buy It Now: a request id per purchase attempt, as for bids (a retry is the same purchase).
+    let buyRequestId = crypto.randomUUID();
+    this.buyNow.onclick = async () => {
+      showProblem(form, this.result, null);
+      this.buyNow.disabled = true;
+      try {
+        const bid = await bids.buyNow({ auctionId: this.shown.auctionId, requestId: buyRequestId }, { signal: this.signal });
+        buyRequestId = crypto.randomUUID();
+        this.bidDecided(bid);
+        this.showAnswer(bid);
+        if (bid.status === BidStatus.PENDING) void this.settle(bid);
+      } catch (err) {
+        if (!this.signal.aborted) showProblem(form, this.result, describe(err));
+      } finally {
+        this.buyNow.disabled = false;
+      }
+    };
     replace(this.bidPanel, form);
   }
 
-  private showAnswer(bid: Bid): void {
-    const amount = formatMoney(bid.amount, this.shown.currency);
-    const text = bid.status === BidStatus.ACCEPTED
-      ? `ACCEPTED: your ${amount} is the highest bid`
-      : bid.status === BidStatus.REJECTED
-        ? `REJECTED: ${amount} is ${rejectReasonText(bid.rejectReason)}`
-        : `PENDING: ${amount} is queued; the decision will show here and in the history`;
+  private showAnswer(answer: Bid): void {
+    // The history's copy: it keeps the maximum that a decision arriving on the watch lacks.
+    const bid = this.history.get(answer.bidId) ?? answer;
+    const money = (minor: bigint) => formatMoney(minor, this.shown.currency);
+    let text: string;
+    if (bid.kind === BidKind.BUY_NOW) {
+      text = bid.status === BidStatus.ACCEPTED
+        ? `BOUGHT: the item is yours for ${money(bid.amount)}`
+        : bid.status === BidStatus.REJECTED
+          ? `REJECTED: ${rejectReasonText(bid.rejectReason)}`
+          : "PENDING: your purchase is queued; the decision will show here and in the history";
+    } else if (bid.status === BidStatus.ACCEPTED) {
+      text = `ACCEPTED: you lead at ${money(bid.amount)}${bid.maxAmount > 0n ? ` — your maximum ${money(bid.maxAmount)}` : ""}`;
+    } else if (bid.status === BidStatus.REJECTED && bid.rejectReason === BidRejectReason.OUTBID) {
+      // highest_bid is the price the leader's proxy answered with.
+      text = `OUTBID: another bidder's maximum is higher; the price is now ${money(bid.highestBid)}`;
+    } else if (bid.status === BidStatus.REJECTED && bid.rejectReason === BidRejectReason.NOT_ABOVE_OWN_MAX) {
+      const max = this.myMaximum();
+      text = `REJECTED: ${money(bid.amount)} is not above your maximum${max > 0n ? ` of ${money(max)}` : ""}`;
+    } else if (bid.status === BidStatus.REJECTED) {
+      text = `REJECTED: ${money(bid.amount)} is ${rejectReasonText(bid.rejectReason)}`;
+    } else {
+      text = `PENDING: your maximum ${money(bid.amount)} is queued; the decision will show here and in the history`;
+    }
     replace(this.result, h("span", { "data-bid-id": bid.bidId }, text));
     this.result.dataset.status = bid.status === BidStatus.ACCEPTED ? "accepted" : bid.status === BidStatus.REJECTED ? "rejected" : "pending";
   }
 
-  /** A bid's decision, from the answer to PlaceBid or from a watch event. */
+  /** A bid's decision, from the answer to PlaceBid or BuyNow, a read, or a watch event. */
   private bidDecided(bid: Bid): void {
     this.history.merge([bid]);
     // The answer to a pending bid of ours can arrive on the watch before polling finds it.
     if (this.result.dataset.status === "pending" && this.result.querySelector(`[data-bid-id="${CSS.escape(bid.bidId)}"]`) && bid.status !== BidStatus.PENDING) {
       this.showAnswer(bid);
     }
+    this.update(); // whether the user leads, and with what maximum, may have changed
     // Without a live watch, the answer is the only news of the new highest bid: re-read the state.
     if (bid.auctionVersion > this.shown.version && this.watchState.kind !== "live") void this.refresh();
   }
@@ -278,6 +428,7 @@ class AuctionView {
         try {
           const page = await bids.listBids({ auctionId: this.shown.auctionId, pageSize: HISTORY_PAGE }, { signal: this.signal });
           this.history.merge(page.bids);
+          this.update();
         } catch {
           // The next gap or page load reads it again.
         }

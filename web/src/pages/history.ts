@@ -1,10 +1,13 @@
 // An auction's bid history, newest decision first, merged from ListBids pages, PlaceBid answers
 // and watch events: each bid is kept once by id, so the same bid arriving twice is harmless.
+// A bid's amount is the public price it stood at; the bidder's own maximum (max_amount) comes
+// only on their own reads (ListBids/GetBid with their token, PlaceBid's answer), never on
+// watch events, so a copy carrying it replaces one without.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
 import { h, replace } from "../dom";
-import { bidStatusText, formatMoney, formatTime, rejectReasonText } from "../format";
-import { BidStatus, type Bid } from "../gen/auction/v1/auction_pb";
+import { bidKindText, bidStatusText, formatMoney, formatTime, rejectReasonText } from "../format";
+import { BidKind, BidStatus, type Bid } from "../gen/auction/v1/auction_pb";
 
 export class BidHistory {
   readonly element: HTMLOListElement = h("ol", { class: "history", "data-testid": "bid-history" });
@@ -18,10 +21,27 @@ export class BidHistory {
   merge(bids: Iterable<Bid>): void {
     for (const bid of bids) {
       const known = this.bids.get(bid.bidId);
-      // A decision replaces a pending answer; nothing replaces a decision.
-      if (!known || known.status === BidStatus.PENDING) this.bids.set(bid.bidId, bid);
+      // A decision replaces a pending answer; nothing replaces a decision, except the same
+      // decision with the bidder's maximum (a watch event's copy lacks it).
+      if (!known) {
+        this.bids.set(bid.bidId, bid);
+      } else if (known.status === BidStatus.PENDING) {
+        // The pending answer carried the maximum entered; the decision may come from the watch.
+        this.bids.set(bid.bidId, bid.maxAmount === 0n ? { ...bid, maxAmount: known.maxAmount } : bid);
+      } else if (bid.status === known.status && bid.maxAmount > known.maxAmount) {
+        this.bids.set(bid.bidId, bid);
+      }
     }
     this.render();
+  }
+
+  get(bidId: string): Bid | undefined {
+    return this.bids.get(bidId);
+  }
+
+  /** The user's own decided bids, newest first. */
+  bidsOf(userId: string): Bid[] {
+    return [...this.bids.values()].filter((b) => b.bidderId === userId && b.status !== BidStatus.PENDING).sort(newestFirst);
   }
 
   private render(): void {
@@ -37,13 +57,32 @@ export class BidHistory {
 
   private row(bid: Bid): HTMLElement {
     const rejected = bid.status === BidStatus.REJECTED;
-    const you = bid.bidderId === this.me() ? " (you)" : "";
+    const mine = bid.bidderId === this.me();
+    const kind = bidKindText(bid.kind);
     return h(
       "li",
-      { "data-testid": "bid", "data-bid-id": bid.bidId, "data-status": bidStatusText(bid.status).toLowerCase(), class: rejected ? "rejected" : "" },
+      {
+        "data-testid": "bid",
+        "data-bid-id": bid.bidId,
+        "data-status": bidStatusText(bid.status).toLowerCase(),
+        "data-kind": bid.kind === BidKind.PROXY ? "proxy" : bid.kind === BidKind.BUY_NOW ? "buy-now" : "manual",
+        class: rejected ? "rejected" : "",
+      },
       h("span", { class: "amount" }, formatMoney(bid.amount, this.currency)),
-      h("span", { class: "bidder" }, bid.bidderId + you),
-      h("span", { class: "verdict" }, bidStatusText(bid.status), rejected ? ` (${rejectReasonText(bid.rejectReason)})` : ""),
+      h(
+        "span",
+        { class: "bidder" },
+        bid.bidderId + (mine ? " (you)" : ""),
+        // Only the bidder's own reads carry it; shown to them alone.
+        mine && !rejected && bid.kind !== BidKind.BUY_NOW && bid.maxAmount > 0n ? h("small", { class: "muted max", "data-testid": "bid-max" }, `max ${formatMoney(bid.maxAmount, this.currency)}`) : null,
+      ),
+      h(
+        "span",
+        { class: "verdict" },
+        bidStatusText(bid.status),
+        rejected ? ` (${rejectReasonText(bid.rejectReason)})` : "",
+        kind ? h("span", { class: "kind", "data-testid": "bid-kind" }, ` · ${kind}`) : null,
+      ),
       h("time", { class: "muted" }, bid.placedAt ? formatTime(timestampDate(bid.placedAt)) : ""),
     );
   }
