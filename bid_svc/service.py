@@ -35,14 +35,15 @@ AUTHENTICATED_METHODS = frozenset(
 MAX_AMOUNT = 10**15
 MAX_REQUEST_ID = 128
 _BID_NS = uuid.UUID("0c3f7a43-51d2-4d6b-9a3e-6cbb0e1d7f20")
+_BUY_NOW_NS = uuid.UUID("5a0e2c1b-7d4f-4e8a-b3c6-91f2d8e4a7b5")
 
 
-def bid_id_for(auction_id: uuid.UUID, bidder_id: str, request_id: str, kind: str = "") -> uuid.UUID:
+def bid_id_for(auction_id: uuid.UUID, bidder_id: str, request_id: str, namespace: uuid.UUID = _BID_NS) -> uuid.UUID:
     """Derived from the request, so a retry is the same bid wherever and whenever it lands
-    (a Buy It Now with the same request_id as a bid is a different command)."""
+    (a Buy It Now, in its own namespace, is never the same command as a bid)."""
     if not request_id:
         return uuid.uuid4()
-    return uuid.uuid5(_BID_NS, f"{auction_id}\x00{bidder_id}\x00{request_id}{kind}")
+    return uuid.uuid5(namespace, f"{auction_id}\x00{bidder_id}\x00{request_id}")
 
 
 class BidService(pb_grpc.BidServiceServicer):
@@ -121,7 +122,7 @@ class BidService(pb_grpc.BidServiceServicer):
         await self._check(auction_id, buyer)
         command = commands.BuyNowCommand(
             auction_id=auction_id,
-            bid_id=bid_id_for(auction_id, buyer, request.request_id, ":buy_now"),
+            bid_id=bid_id_for(auction_id, buyer, request.request_id, _BUY_NOW_NS),
             bidder_id=buyer,
             placed_at=self._clock(),
             reply_to=self._outcomes.subject,

@@ -81,7 +81,8 @@ def auction_from_row(r: Any) -> Auction:
         increments=tuple(IncrementStep(f, i) for f, i in r.increments or ()),
         soft_close=_soft_close(r),
         original_end_date=from_cassandra(r.original_end_date),
-        leader_max=r.leader_max or 0,
+        # An auction from before the rules: its leader's maximum is the price they bid.
+        leader_max=(r.highest_bid or 0) if r.leader_max is None else r.leader_max,
     )
 
 

@@ -57,7 +57,7 @@ def auction_to_pb(auction: Auction, now: datetime, viewer: str = "") -> pb.Aucti
     """``viewer``: who reads it ("" for anyone, as in events). The reserve is filled for the
     seller only; the leader's maximum is never here (it is on the leader's own bids)."""
     status = auction.status_at(now)
-    buy_now = auction.buy_now_available and status in (Status.SCHEDULED, Status.OPEN)
+    buy_now = auction.buy_now_available and status is Status.OPEN
     return pb.Auction(
         auction_id=str(auction.auction_id),
         item=pb.Item(

@@ -83,7 +83,8 @@ class BidOutcome:
     auction_id: uuid.UUID
     bidder_id: str
     kind: BidKind
-    #: Public: the price the bid set (accepted, proxy), or the amount as entered (rejected).
+    #: Public: the price a bid set or kept (accepted, proxy, a leader's refused raise), or
+    #: the amount as entered (any other rejection).
     amount: int
     #: Private to the bidder: the maximum they entered (a proxy's: the leader's maximum).
     max_amount: int
@@ -193,7 +194,8 @@ def decide_bid(state: Auction, bid: PlaceBid) -> Steps:
         return _leading(state, bid, BidKind.MANUAL, bid.bidder_id, m, _price(state, m, None))
     if bid.bidder_id == leader:
         if m <= ml:
-            return [_rejected(state, bid, RejectReason.NOT_ABOVE_OWN_MAX, m, m)]
+            # It keeps the lead: public at the price, or it would bound the leader's maximum.
+            return [_rejected(state, bid, RejectReason.NOT_ABOVE_OWN_MAX, state.highest_bid, m)]
         # Never bidding against oneself: the price stays, unless the raise meets the reserve.
         price = state.highest_bid
         if state.reserve_price > 0 and m >= state.reserve_price:

@@ -124,6 +124,8 @@ class Reference:
                 rejected = RejectReason.BELOW_MIN_BID
             elif m <= self.leader_max:
                 rejected = RejectReason.OUTBID
+        if rejected is RejectReason.NOT_ABOVE_OWN_MAX:  # kept the lead: shown at the price
+            return [Record(BidKind.MANUAL, bidder, False, rejected, self.price, m)]
         if rejected not in (None, RejectReason.OUTBID):
             return [Record(BidKind.MANUAL, bidder, False, rejected, m, m)]
         before = (self.price, self.leader)
@@ -302,8 +304,9 @@ def test_maxima_and_the_reserve_are_shown_to_their_owners_only(auction: Auction,
             assert outcome_to_pb(outcome).max_amount == 0
             assert outcome_to_pb(outcome, "someone-else").max_amount == 0
             assert outcome_to_pb(outcome, outcome.bidder_id).max_amount == outcome.max_amount
-            # Public: the price a standing bid set, or what a refused one asked; never a leader's max.
-            assert outcome.amount == (outcome.highest_bid if outcome.accepted else outcome.amount)
+            # Public: the price a bid set or kept, never the amount a leader entered.
+            if outcome.accepted or outcome.reason is RejectReason.NOT_ABOVE_OWN_MAX:
+                assert outcome.amount == outcome.highest_bid
     for viewer in ("", "ann", "bob"):
         assert auction_to_pb(state, at, viewer).reserve_price == 0
     assert auction_to_pb(state, at, "seller").reserve_price == state.reserve_price
