@@ -74,28 +74,31 @@ class BidService(pb_grpc.BidServiceServicer):
             seller = self._sellers[auction_id] = auction.seller_id
         return seller
 
-    async def _check(self, auction_id: uuid.UUID, bidder: str) -> None:
-        if await self._seller_of(auction_id) == bidder:
+    async def _auction_for(self, auction_id: str, request_id: str, bidder: str, bad: list[FieldViolation]) -> uuid.UUID:
+        """The auction a bid or a purchase is for: the fields both requests share are checked
+        here (with ``bad``, the caller's own), and the caller must not be its seller."""
+        try:
+            parsed = uuid.UUID(auction_id)
+        except ValueError:
+            bad.insert(0, FieldViolation("auction_id", "must be a UUID"))
+        if len(request_id) > MAX_REQUEST_ID:
+            bad.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
+        if bad:
+            raise InvalidArgument(bad)
+        if await self._seller_of(parsed) == bidder:
             raise PermissionDenied("sellers cannot bid on (or buy) their own auction")
+        return parsed
 
     async def PlaceBid(
         self, request: pb.PlaceBidRequest, context: grpc.aio.ServicerContext[pb.PlaceBidRequest, pb.Bid]
     ) -> pb.Bid:
         bidder = require_principal().user_id
         bad = []
-        try:
-            auction_id = uuid.UUID(request.auction_id)
-        except ValueError:
-            bad.append(FieldViolation("auction_id", "must be a UUID"))
         if request.amount <= 0:
             bad.append(FieldViolation("amount", "must be greater than 0 (minor units)"))
         elif request.amount > MAX_AMOUNT:
             bad.append(FieldViolation("amount", f"at most {MAX_AMOUNT}"))
-        if len(request.request_id) > MAX_REQUEST_ID:
-            bad.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
-        if bad:
-            raise InvalidArgument(bad)
-        await self._check(auction_id, bidder)
+        auction_id = await self._auction_for(request.auction_id, request.request_id, bidder, bad)
         command = commands.PlaceBidCommand(
             auction_id=auction_id,
             bid_id=bid_id_for(auction_id, bidder, request.request_id),
@@ -110,16 +113,7 @@ class BidService(pb_grpc.BidServiceServicer):
         self, request: pb.BuyNowRequest, context: grpc.aio.ServicerContext[pb.BuyNowRequest, pb.Bid]
     ) -> pb.Bid:
         buyer = require_principal().user_id
-        bad = []
-        try:
-            auction_id = uuid.UUID(request.auction_id)
-        except ValueError:
-            bad.append(FieldViolation("auction_id", "must be a UUID"))
-        if len(request.request_id) > MAX_REQUEST_ID:
-            bad.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
-        if bad:
-            raise InvalidArgument(bad)
-        await self._check(auction_id, buyer)
+        auction_id = await self._auction_for(request.auction_id, request.request_id, buyer, [])
         command = commands.BuyNowCommand(
             auction_id=auction_id,
             bid_id=bid_id_for(auction_id, buyer, request.request_id, _BUY_NOW_NS),
