@@ -118,6 +118,7 @@ def cassandra_process(settings: Settings) -> ManagedProcess:
         f"-Xmx{settings.cassandra_heap}",
         *jvm_options,
         f"-javaagent:{next(lib.glob('jamm-*.jar'))}",
+        *([f"-Dcassandra.jmx.local.port={settings.cassandra_jmx_port}"] if settings.cassandra_jmx_port else []),
         "-Dcassandra-foreground=yes",
         f"-Dcassandra.config=file://{config}",
         f"-Dlogback.configurationFile={HERE / 'cassandra' / 'logback.xml'}",

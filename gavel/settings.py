@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Local single node: 1. Production: NetworkTopologyStrategy with 3 per DC.
     cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
     cassandra_heap: str = "1G"
+    # Local JMX (nodetool) of a locally started Cassandra; 0: off. The scale bench flushes
+    # memtables through it before it measures disk per auction.
+    cassandra_jmx_port: int = 0
 
     nats_url: str = "nats://127.0.0.1:4222"
     nats_port: int = 4222
