@@ -26,7 +26,7 @@ K8S_BUILDS  := k8s/base $(wildcard k8s/overlays/*)
 # newest kubernetes-validate ships schemas for.
 K8S_VERSIONS := 1.27 1.37
 
-.PHONY: all install up test chaos lint k8s-check proto web bench clean clean-data
+.PHONY: all install up test chaos lint k8s-check proto web bench bench-scale clean clean-data
 
 all: install
 
@@ -103,6 +103,13 @@ $(GHZ):
 
 bench: install $(GHZ)
 	$(PY) -m bench --ghz $(GHZ)
+
+# Cost against the number of open auctions (1k, 100k, 1M), the closer and the watchers at
+# scale: bench/scale.json, a table, and docs/capacity.md regenerated from the figures.
+# BENCH_SCALE_ARGS='--sizes 1000,100000' stops below a million (about 25 minutes less).
+BENCH_SCALE_ARGS ?=
+bench-scale: install $(GHZ)
+	$(PY) -m bench.scale --ghz $(GHZ) $(BENCH_SCALE_ARGS)
 
 # kustomize from the Go module proxy, built once into the cache, like ghz.
 $(KUSTOMIZE):

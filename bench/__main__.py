@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 from nats.js.api import StorageType, StreamConfig
 
-from bench import fanout, jvm, procfs
+from bench import fanout, jvm
+from bench.runs import bench_settings, cpu_seconds, delta, ghz, scrape, summary
 from bid_svc.ledger import Ledger
 from devstack.stack import running
 from gavel import bus, commands, cql
@@ -42,60 +40,6 @@ from gavel.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 BARE_GRPC_PORT = 45998
-
-
-def bench_settings(data_dir: Path) -> Settings:
-    return Settings(
-        auction_port=45051,
-        bid_port=45052,
-        stream_port=45053,
-        auction_metrics_port=49101,
-        bid_metrics_port=49102,
-        stream_metrics_port=49103,
-        envoy_port=48080,
-        envoy_admin_port=49901,
-        cassandra_port=49042,
-        cassandra_storage_port=47000,
-        nats_url="nats://127.0.0.1:44222",
-        nats_port=44222,
-        nats_monitor_port=48222,
-        data_dir=data_dir,
-        log_level="WARNING",
-        # One bench user drives thousands of PlaceBid a second through Envoy: the gateway's
-        # limits must stay out of what is measured (Envoy still evaluates them on every call).
-        gateway_writes_per_user=1_000_000,
-        gateway_writes_per_address=1_000_000,
-        gateway_reads_per_user=1_000_000,
-        gateway_reads_per_address=1_000_000,
-        gateway_watches_per_user=1_000_000,
-        gateway_watches_per_address=1_000_000,
-        # The fan-out run holds a thousand watchers from one address.
-        stream_max_watches_per_address=1_000_000,
-    )
-
-
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """CPU used so far by each stack process, by this process (the raw baselines' client) and
-    by its finished children (ghz): every run pays for its own client too, on the same cores."""
-    out = {name: procfs.cpu_seconds(Path(f"/proc/{pid}/stat")) for name, pid in pids.items()}
-    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    out["bench"] = me.ru_utime + me.ru_stime
-    out["ghz"] = children.ru_utime + children.ru_stime
-    return out
-
-
-def scrape(settings: Settings) -> dict[str, float]:
-    """bid_svc's Prometheus metrics, ``name{labels}`` → value (ghz only sees gRPC OK)."""
-    text = httpx.get(f"http://127.0.0.1:{settings.bid_metrics_port}/metrics").text
-    return {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("gavel_") and " " in line
-    }
-
-
-def delta(before: dict[str, float], after: dict[str, float], prefix: str) -> dict[str, float]:
-    return {k[len(prefix) :]: v - before.get(k, 0.0) for k, v in after.items() if k.startswith(prefix)}
 
 
 def lot(now: datetime) -> Auction:
@@ -137,7 +81,7 @@ async def raw_lwt(store: AuctionStore, ledger: Ledger, concurrency: int, seconds
     started = time.perf_counter()
     await asyncio.gather(*(loop(auctions[i % len(auctions)]) for i in range(concurrency)))
     elapsed = time.perf_counter() - started
-    return _summary(latencies, elapsed)
+    return summary(latencies, elapsed)
 
 
 async def raw_publish(settings: Settings, concurrency: int, seconds: float) -> dict[str, float]:
@@ -160,7 +104,7 @@ async def raw_publish(settings: Settings, concurrency: int, seconds: float) -> d
     elapsed = time.perf_counter() - started
     await js.delete_stream("BENCH")
     await nc.close()
-    return _summary(latencies, elapsed)
+    return summary(latencies, elapsed)
 
 
 async def hot_backlog(settings: Settings, auction_id: str, n: int) -> dict[str, float]:
@@ -212,61 +156,7 @@ async def hot_backlog(settings: Settings, auction_id: str, n: int) -> dict[str, 
     }
 
 
-def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "ops": len(ordered),
-        "per_s": len(ordered) / elapsed,
-        "p50_ms": 1000 * ordered[len(ordered) // 2],
-        "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)],
-        "mean_ms": 1000 * statistics.fmean(ordered),
-    }
-
-
 # --- the whole path, with ghz ---------------------------------------------------------------
-
-
-def ghz(
-    ghz_bin: str, target: str, token: str, data: list[dict[str, object]], concurrency: int, seconds: float
-) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            ghz_bin,
-            "--insecure",
-            "--protoset",
-            str(ROOT / "build" / "gavel.binpb"),
-            "--call",
-            "auction.v1.BidService.PlaceBid",
-            "-c",
-            str(concurrency),
-            "-z",
-            f"{seconds}s",
-            "--connections",
-            "4",
-            "-m",
-            json.dumps({"authorization": f"Bearer {token}"}),
-            "-d",
-            json.dumps(data),
-            "--format",
-            "json",
-            "--skipFirst",
-            str(concurrency),
-            target,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    report = json.loads(out.stdout)
-    percentiles = {p["percentage"]: p["latency"] / 1e6 for p in report.get("latencyDistribution") or []}
-    return {
-        "ops": report["count"],
-        "per_s": report["rps"],
-        "p50_ms": percentiles.get(50, float("nan")),
-        "p99_ms": percentiles.get(99, float("nan")),
-        "mean_ms": report["average"] / 1e6,
-        "status": report.get("statusCodeDistribution", {}),
-    }
 
 
 async def create_lots(settings: Settings, store: AuctionStore, n: int) -> list[str]:

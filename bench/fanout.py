@@ -1,4 +1,5 @@
-"""Fan-out: N WatchAuction streams on one stream_svc process across a burst of bids.
+"""Fan-out: N WatchAuction streams on one stream_svc process across a burst of bids (on one
+auction, or spread over many).
 
 The watchers run in their own process (bench.watchers); this side creates the auction,
 measures stream_svc's resident memory before and after the streams open (memory per
@@ -30,15 +31,20 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-async def burst(settings: Settings, token: str, auction_id: str, bidders: int, per_bidder: int) -> int:
-    """Rising bids from concurrent bidders (mostly accepted, some overtaken); the final version."""
+async def burst(
+    settings: Settings, token: str, auction_ids: list[str], bidders: int, per_bidder: int
+) -> dict[str, int]:
+    """Rising bids from concurrent bidders (mostly accepted, some overtaken), each bid on the
+    next of the auctions; each auction's final version."""
     metadata = (("authorization", f"Bearer {token}"),)
     async with grpc.aio.insecure_channel(settings.target("bid")) as channel:
         stub = pb_grpc.BidServiceStub(channel)
 
-        async def bidder(k: int) -> int:
-            last = 0
+        finals = dict.fromkeys(auction_ids, 0)
+
+        async def bidder(k: int) -> None:
             for i in range(per_bidder):
+                auction_id = auction_ids[(i * bidders + k) % len(auction_ids)]
                 reply = await stub.PlaceBid(
                     pb.PlaceBidRequest(
                         auction_id=auction_id,
@@ -47,24 +53,25 @@ async def burst(settings: Settings, token: str, auction_id: str, bidders: int, p
                     ),
                     metadata=metadata,
                 )
-                last = max(last, reply.auction_version)
-            return last
+                finals[auction_id] = max(finals[auction_id], reply.auction_version)
 
-        return max(await asyncio.gather(*(bidder(k) for k in range(bidders))))
+        await asyncio.gather(*(bidder(k) for k in range(bidders)))
+        return finals
 
 
 def run(
     settings: Settings,
     stream_pid: int,
-    auction_id: str,
+    auction_ids: str | list[str],
     token: str,
     watchers: int,
     bidders: int = 10,
     per_bidder: int = 30,
 ) -> dict[str, object]:
+    ids = [auction_ids] if isinstance(auction_ids, str) else auction_ids
     rss_before = rss_bytes(stream_pid)
     child = subprocess.Popen(
-        [sys.executable, "-m", "bench.watchers", settings.target("stream"), auction_id, str(watchers)],
+        [sys.executable, "-m", "bench.watchers", settings.target("stream"), ",".join(ids), str(watchers)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -75,8 +82,8 @@ def run(
         if child.stdout.readline().strip() != "ready":
             raise RuntimeError("the watchers did not all get their first event")
         rss_watching = rss_bytes(stream_pid)
-        final = asyncio.run(burst(settings, token, auction_id, bidders, per_bidder))
-        child.stdin.write(f"{final}\n")
+        finals = asyncio.run(burst(settings, token, ids, bidders, per_bidder))
+        child.stdin.write(json.dumps(finals) + "\n")
         child.stdin.flush()
         summary: dict[str, object] = json.loads(child.stdout.readline())
     finally:
@@ -85,7 +92,7 @@ def run(
     summary.update(
         {
             "bids": bidders * per_bidder,
-            "final_version": final,
+            "final_version": max(finals.values()),
             "stream_svc_rss_before_mb": rss_before / 2**20,
             "stream_svc_rss_watching_mb": rss_watching / 2**20,
             "memory_per_watcher_kb": (rss_watching - rss_before) / watchers / 1024,

@@ -1,8 +1,10 @@
-"""``python -m bench.watchers TARGET AUCTION_ID N``: N WatchAuction streams in one process,
-apart from the bench driver so the watchers' CPU is not the bidders'.
+"""``python -m bench.watchers TARGET AUCTION_IDS N``: N WatchAuction streams in one process,
+spread round-robin over the comma-separated auctions, apart from the bench driver so the
+watchers' CPU is not the bidders'.
 
 Protocol on stdin/stdout: prints ``ready`` once every stream has its first event; then reads
-the final version from stdin, waits until every stream has reached it, and prints one JSON
+each auction's final version from stdin (one JSON object, id → version), waits until every
+stream has reached its auction's, and prints one JSON
 summary: per-stream checks (versions only up, ended on the final one) and the delivery
 latency from the bid's receive time (``placed_at``, stamped by bid_svc) to its arrival here.
 """
@@ -38,12 +40,14 @@ class Watcher:
             self.changed.set()
 
 
-async def main(target: str, auction_id: str, n: int) -> None:
+async def main(target: str, auction_ids: list[str], n: int) -> None:
     # A few channels (HTTP/2 connections), as many clients behind a few proxies would be.
     channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, n // 250))]
     watchers = [Watcher() for _ in range(n)]
     tasks = [
-        asyncio.create_task(w.run(pb_grpc.StreamServiceStub(channels[i % len(channels)]), auction_id))
+        asyncio.create_task(
+            w.run(pb_grpc.StreamServiceStub(channels[i % len(channels)]), auction_ids[i % len(auction_ids)])
+        )
         for i, w in enumerate(watchers)
     ]
 
@@ -54,9 +58,10 @@ async def main(target: str, auction_id: str, n: int) -> None:
 
     await asyncio.gather(*(reach(w, 0) for w in watchers))
     print("ready", flush=True)
-    final = int(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
+    finals: dict[str, int] = json.loads(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
+    final = [finals[auction_ids[i % len(auction_ids)]] for i in range(n)]
     started = time.monotonic()
-    await asyncio.wait_for(asyncio.gather(*(reach(w, final) for w in watchers)), 120)
+    await asyncio.wait_for(asyncio.gather(*(reach(w, final[i]) for i, w in enumerate(watchers))), 120)
     converged_s = time.monotonic() - started
     for task in tasks:
         task.cancel()
@@ -65,7 +70,8 @@ async def main(target: str, auction_id: str, n: int) -> None:
         json.dumps(
             {
                 "watchers": n,
-                "all_ended_on_final_version": all(w.versions[-1] == final for w in watchers),
+                "auctions": len(auction_ids),
+                "all_ended_on_final_version": all(w.versions[-1] == final[i] for i, w in enumerate(watchers)),
                 "never_went_down_or_repeated": all(
                     all(a < b for a, b in itertools.pairwise(w.versions)) for w in watchers
                 ),
@@ -83,4 +89,4 @@ async def main(target: str, auction_id: str, n: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])))

@@ -39,6 +39,9 @@ from gavel.settings import Settings
 log = logging.getLogger(__name__)
 
 OWNED = Gauge("gavel_bid_partitions_owned", "Log partitions this worker owns.")
+KNOWN = Gauge(
+    "gavel_bid_known_auctions", "Auction states kept between groups (an LRU per owned partition, KNOWN_AUCTIONS each)."
+)
 
 
 class Worker:
@@ -57,6 +60,7 @@ class Worker:
         self._restarting: set[int] = set()
         self._leases: Leases | None = None  # set by run
         self.resume_points: KeyValue  # set by run: where each partition's next consumer starts
+        KNOWN.set_function(lambda: sum(len(p.known) for p in self._partitions.values()))
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings

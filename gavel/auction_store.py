@@ -15,7 +15,7 @@ from typing import Any
 
 from cassandra import ConsistencyLevel, OperationTimedOut, WriteTimeout
 from cassandra.cluster import Session
-from cassandra.query import BoundStatement
+from cassandra.query import BatchStatement, BatchType, BoundStatement
 
 from gavel import cql
 from gavel.clock import from_cassandra
@@ -86,6 +86,30 @@ def auction_from_row(r: Any) -> Auction:
     )
 
 
+def _row(a: Auction) -> tuple[Any, ...]:
+    """A new auction's values for the insert, as ``create`` and ``import_many`` write them."""
+    soft = a.soft_close
+    return (
+        a.auction_id,
+        a.seller_id,
+        a.item.name,
+        a.item.description,
+        a.item.image_url,
+        a.start_date,
+        a.end_date,
+        a.starting_price,
+        a.currency,
+        a.created_at,
+        a.reserve_price,
+        a.buy_now_price,
+        cql.unset_if_none([(step.from_price, step.increment) for step in a.increments] or None),
+        cql.unset_if_none(_ms(soft.window) if soft else None),
+        cql.unset_if_none(_ms(soft.extension) if soft else None),
+        cql.unset_if_none(soft.hard_end if soft else None),
+        a.end_date,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EndEntry:
     end_date: datetime
@@ -102,13 +126,15 @@ class AuctionStore:
     def __init__(self, session: Session) -> None:
         self._session = session
         p = session.prepare
-        self._insert = p(
+        insert = (
             "INSERT INTO auctions (auction_id, seller_id, item_name, item_description, item_image_url,"
             " start_date, end_date, starting_price, currency, created_at, reserve_price, buy_now_price,"
             " increments, soft_window_ms, soft_extension_ms, soft_hard_end, original_end_date, version,"
             " highest_bid, highest_bidder_id, bid_count, leader_max)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0, 0) IF NOT EXISTS"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0, 0)"
         )
+        self._insert = p(insert + " IF NOT EXISTS")
+        self._import = p(insert)
         self._select = p(f"SELECT {AUCTION_COLUMNS} FROM auctions WHERE auction_id = ? LIMIT 1")
         self._insert_end_hour = p("INSERT INTO end_hours (scope, end_hour) VALUES (?, ?)")
         self._insert_by_end = p("INSERT INTO auctions_by_end_hour (end_hour, end_date, auction_id) VALUES (?, ?, ?)")
@@ -144,28 +170,8 @@ class AuctionStore:
         whether this call created it (False: an idempotent retry)."""
         a = auction
         await self.index_end(a.auction_id, a.end_date)
-        soft = a.soft_close
-        params = (
-            a.auction_id,
-            a.seller_id,
-            a.item.name,
-            a.item.description,
-            a.item.image_url,
-            a.start_date,
-            a.end_date,
-            a.starting_price,
-            a.currency,
-            a.created_at,
-            a.reserve_price,
-            a.buy_now_price,
-            cql.unset_if_none([(step.from_price, step.increment) for step in a.increments] or None),
-            cql.unset_if_none(_ms(soft.window) if soft else None),
-            cql.unset_if_none(_ms(soft.extension) if soft else None),
-            cql.unset_if_none(soft.hard_end if soft else None),
-            a.end_date,
-        )
         try:
-            result = await cql.execute(self._session, self._insert, params, profile=cql.LWT_PROFILE)
+            result = await cql.execute(self._session, self._insert, _row(a), profile=cql.LWT_PROFILE)
             created = cql.applied(result)
         except (WriteTimeout, OperationTimedOut):
             created = None  # unknown: the compare-and-set may have been applied
@@ -179,6 +185,45 @@ class AuctionStore:
             self._session, self._insert_by_seller, (stored.seller_id, stored.created_at, stored.auction_id)
         )
         return stored, created
+
+    async def import_many(self, auctions: list[Auction], *, in_flight: int = 16) -> None:
+        """Bulk import of auctions known to be new (a migration from another platform, the
+        scale bench's load): the very rows ``create`` writes (the auction's partition, its
+        end-hour and seller index entries), but as plain writes in unlogged batches grouped
+        by partition, without ``create``'s compare-and-set and read-back. Nothing guards
+        against an id that already exists: its partition would be overwritten."""
+        statements: list[list[tuple[Any, tuple[Any, ...]]]] = []
+        for chunk in range(0, len(auctions), 25):  # several partitions: fine for a bulk load only
+            statements.append([(self._import, _row(a)) for a in auctions[chunk : chunk + 25]])
+        by_hour: dict[int, list[Auction]] = {}
+        by_seller: dict[str, list[Auction]] = {}
+        for a in auctions:
+            by_hour.setdefault(end_hour(a.end_date), []).append(a)
+            by_seller.setdefault(a.seller_id, []).append(a)
+        statements.append([(self._insert_end_hour, (END_HOURS_SCOPE, hour)) for hour in by_hour])
+        for hour, ending in by_hour.items():
+            for chunk in range(0, len(ending), 100):
+                statements.append(
+                    [(self._insert_by_end, (hour, a.end_date, a.auction_id)) for a in ending[chunk : chunk + 100]]
+                )
+        for seller, theirs in by_seller.items():
+            for chunk in range(0, len(theirs), 100):
+                statements.append(
+                    [
+                        (self._insert_by_seller, (seller, a.created_at, a.auction_id))
+                        for a in theirs[chunk : chunk + 100]
+                    ]
+                )
+        limit = asyncio.Semaphore(in_flight)
+
+        async def write(group: list[tuple[Any, tuple[Any, ...]]]) -> None:
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for statement, values in group:
+                batch.add(statement, values)
+            async with limit:
+                await cql.execute(self._session, batch)
+
+        await asyncio.gather(*(write(group) for group in statements))
 
     async def get(self, auction_id: uuid.UUID, *, serial: bool = False) -> Auction | None:
         statement: BoundStatement = self._select.bind((auction_id,))

@@ -1,0 +1,450 @@
+"""``python -m bench.scale``: what an open auction costs, from a thousand to a million of them.
+
+On one bench stack, the number of open auctions N is raised step by step (1,000, 100,000,
+1,000,000 by default). At each N the same runs are measured as ``make bench`` measures them
+(ghz, CPU per operation of every process, the client included): PlaceBid on auctions drawn
+uniformly from all N, so no cache hides the size, and CreateAuction. Then the memory every
+process holds and the disk Cassandra and NATS use, per open auction. After the largest N,
+the closer (10,000 auctions ending in one minute among them) and the watchers (10,000
+WatchAuction streams over 1,000 auctions on one stream_svc).
+
+The load itself is a bulk import (``AuctionStore.import_many``): the very rows CreateAuction
+writes, without its compare-and-set. Each level's ratios against the smallest go to
+``bench/scale.json``, and ``docs/capacity.md`` is regenerated from them (``bench.capacity``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+
+from bench import capacity, fanout, jvm, procfs
+from bench.fanout import rss_bytes
+from bench.runs import bench_settings, cpu_seconds, delta, ghz, scrape
+from devstack import components
+from devstack.stack import Stack, running
+from gavel import bus, cql
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.auction_store import AuctionStore
+from gavel.auth import mint_dev_token
+from gavel.domain.auction import Auction, Item, SoftClose
+from gavel.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "scale.json"
+SIZES = (1_000, 100_000, 1_000_000)
+#: Distinct auctions one bid run draws from (uniformly from all N, without replacement): more
+#: than a run places bids, so above it every bid lands on an auction no cache has seen.
+SAMPLE = 20_000
+SELLERS = 10_000
+BIDDER = "scale-bidder"
+#: The issue's goals for the ratios: ceilings.
+GOALS = {"bid_cost_1m_vs_1k": 1.1, "create_cost_1m_vs_1k": 1.1, "bid_p99_1m_vs_1k": 1.2, "close_lag_p99_s": 5.0}
+
+
+def lot_id(i: int) -> uuid.UUID:
+    """The i-th loaded auction's id: derived, so a run draws a sample without keeping a million ids."""
+    return uuid.UUID(bytes=hashlib.blake2b(f"gavel-scale-{i}".encode(), digest_size=16).digest(), version=4)
+
+
+def lot(i: int, now: datetime, end: datetime | None = None) -> Auction:
+    """A mix like a marketplace's: ends spread over the next week, a third with a reserve, a
+    fifth with Buy It Now, half with soft close; 10,000 sellers."""
+    end = end or now + timedelta(hours=2) + timedelta(seconds=(i * 7919) % (7 * 24 * 3600))
+    price = 100 + (i * 37) % 100_000
+    return Auction(
+        auction_id=lot_id(i),
+        seller_id=f"scale-seller-{i % SELLERS}",
+        item=Item(f"Lot {i}", "A loaded lot: condition as pictured, ships in two days.", ""),
+        start_date=now - timedelta(minutes=5),
+        end_date=end,
+        starting_price=price,
+        currency="USD",
+        created_at=now,
+        reserve_price=price * 3 if i % 3 == 0 else 0,
+        buy_now_price=price * 10 if i % 5 == 0 else 0,
+        soft_close=SoftClose(timedelta(minutes=2), timedelta(minutes=2), end + timedelta(days=1)) if i % 2 else None,
+        original_end_date=end,
+    )
+
+
+async def load(store: AuctionStore, start: int, stop: int, now: datetime) -> None:
+    for chunk in range(start, stop, 5_000):
+        await store.import_many([lot(i, now) for i in range(chunk, min(chunk + 5_000, stop))])
+
+
+@dataclass
+class Bench:
+    """The stack and what each run needs of it."""
+
+    settings: Settings
+    stack: Stack
+    store: AuctionStore
+    ghz_bin: str
+    concurrency: int
+    seconds: float
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.stack.processes.items()}
+
+    def measured(self, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """One run with the CPU every process (clients included) spent per 1000 ops."""
+        pids = self.pids
+        cpu_before, metrics_before = cpu_seconds(pids), scrape(self.settings)
+        result = run()
+        cpu_after, metrics_after = cpu_seconds(pids), scrape(self.settings)
+        per_op = {name: 1000 * (cpu_after[name] - cpu_before[name]) / max(1, result["ops"]) for name in cpu_after}
+        result["cpu_s_per_1000"] = per_op
+        result["cpu_ms_per_op"] = sum(v for k, v in per_op.items() if k != "envoy")
+        result["bid_svc_counters"] = {
+            k: v
+            for k, v in delta(metrics_before, metrics_after, "gavel_").items()
+            if v and ("decisions" in k or "conflicts" in k or "answers" in k)
+        }
+        return result
+
+    def bids(self, n: int, rng: random.Random) -> dict[str, Any]:
+        ids = [lot_id(i) for i in rng.sample(range(n), min(n, SAMPLE))]
+        data: list[dict[str, object]] = [{"auction_id": str(a), "amount": "{{randomInt 1 1000000000}}"} for a in ids]
+        token = mint_dev_token(BIDDER, self.settings.jwt_secret)
+        target = self.settings.target("bid")
+        return self.measured(lambda: ghz(self.ghz_bin, target, token, data, self.concurrency, self.seconds))
+
+    def creates(self) -> dict[str, Any]:
+        day = datetime.now(UTC) + timedelta(days=3)
+        data: list[dict[str, object]] = [
+            {
+                "item": {"name": "Created lot {{.RequestNumber}}", "description": "Created through the API."},
+                "end_date": (day + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "starting_price": 100 + h,
+                "currency": "USD",
+                "request_id": "{{newUUID}}",
+            }
+            for h in range(48)
+        ]
+        token = mint_dev_token("scale-creator", self.settings.jwt_secret)
+        target = self.settings.target("auction")
+        return self.measured(
+            lambda: ghz(
+                self.ghz_bin,
+                target,
+                token,
+                data,
+                self.concurrency,
+                self.seconds / 2,
+                call="auction.v1.AuctionService.CreateAuction",
+            )
+        )
+
+    def memory(self) -> dict[str, Any]:
+        """Resident memory of each process, and the per-auction structures' sizes (gauges)."""
+        rss = {name: rss_bytes(pid) / 2**20 for name, pid in self.pids.items()}
+        gauges = {
+            name: value
+            for service in components.SERVICES
+            for name, value in _gauges(self.settings, service.metrics_port(self.settings)).items()
+            if name in ("gavel_bid_known_auctions", "gavel_bid_sellers_known", "gavel_stream_topics")
+        }
+        return {"rss_mb": rss, "entries": gauges}
+
+    def disk(self) -> dict[str, float]:
+        """Bytes on disk: Cassandra's keyspace once its memtables are flushed (nodetool, over
+        the local JMX port), by table; the bid log in JetStream."""
+        home = components.cassandra_home(self.settings)
+        # The module exports Cassandra's own JVM needs, which nodetool's classes need too.
+        jvm_options = (components.HERE / "cassandra" / "jvm.options").read_text().split()
+        subprocess.run(
+            [
+                "java",
+                *[o for o in jvm_options if o.startswith("--add-")],
+                "-cp",
+                f"{home / 'lib'}/*",
+                "org.apache.cassandra.tools.NodeTool",
+                "-p",
+                str(self.settings.cassandra_jmx_port),
+                "flush",
+                self.settings.cassandra_keyspace,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        keyspace = self.settings.data_dir / "cassandra" / "data" / self.settings.cassandra_keyspace
+        tables = {
+            table.name.split("-")[0]: sum(f.stat().st_size for f in table.rglob("*") if f.is_file())
+            for table in keyspace.iterdir()
+        }
+        return {
+            "cassandra_bytes": float(sum(tables.values())),
+            **{f"cassandra_{name}_bytes": float(size) for name, size in tables.items() if size},
+            "nats_bids_bytes": float(asyncio.run(_stream_bytes(self.settings))),
+        }
+
+
+def _gauges(settings: Settings, port: int) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("gavel_") and "{" not in line.split(" ")[0]
+    }
+
+
+async def _stream_bytes(settings: Settings) -> int:
+    nc = await nats.connect(settings.nats_url)
+    try:
+        info = await nc.jetstream().stream_info(bus.BIDS_STREAM)
+        return int(info.state.bytes)
+    finally:
+        await nc.close()
+
+
+# --- the closer at scale --------------------------------------------------------------------
+
+
+async def closer_at_scale(settings: Settings, store: AuctionStore, first: int, ending: int) -> dict[str, Any]:
+    """``ending`` auctions with ends spread over one minute (the next whole minute at least 20 s
+    away), loaded among the others; every close is awaited as the event the worker publishes.
+    Lag is ``closed_at - end_date`` as decided; a second close decision of one auction would
+    show as a second closing version."""
+    now = datetime.now(UTC)
+    minute = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    ends = {lot_id(i): minute + timedelta(seconds=60 * k / ending) for k, i in enumerate(range(first, first + ending))}
+    closing: dict[uuid.UUID, set[int]] = {a: set() for a in ends}
+    closed_at: dict[uuid.UUID, datetime] = {}
+    all_closed = asyncio.Event()
+    nc = await nats.connect(settings.nats_url)
+
+    async def on_event(msg: nats.aio.msg.Msg) -> None:
+        event = pb.AuctionEvent.FromString(msg.data)
+        a = uuid.UUID(event.auction.auction_id)
+        if a in closing and event.auction.HasField("closed_at"):
+            closing[a].add(event.auction.version)
+            closed_at[a] = event.auction.closed_at.ToDatetime(tzinfo=UTC)
+            if len(closed_at) == ending:
+                all_closed.set()
+
+    await nc.subscribe("auction.*", cb=on_event)
+    await nc.flush()
+    await store.import_many([lot(i, now, end=ends[lot_id(i)]) for i in range(first, first + ending)])
+    loaded = time.monotonic()
+    timed_out = False
+    try:
+        await asyncio.wait_for(all_closed.wait(), (minute - datetime.now(UTC)).total_seconds() + 300)
+    except TimeoutError:
+        timed_out = True
+    await nc.close()
+    lags = sorted((closed_at[a] - ends[a]).total_seconds() for a in closed_at)
+    stored = await store.get_many(list(ends))
+    return {
+        "auctions_ending": ending,
+        "load_s": loaded,
+        "closed": len(closed_at),
+        "left_open": sum(1 for a in ends if stored[a].closed_at is None),
+        "closed_twice": sum(1 for versions in closing.values() if len(versions) > 1),
+        "timed_out": timed_out,
+        "lag_p50_s": lags[len(lags) // 2] if lags else None,
+        "lag_p99_s": lags[int(len(lags) * 0.99)] if lags else None,
+        "lag_max_s": lags[-1] if lags else None,
+    }
+
+
+# --- watchers at scale ----------------------------------------------------------------------
+
+
+async def _subscriptions(settings: Settings, name: str) -> int:
+    """Subscriptions NATS holds for the named client connection (its /connz)."""
+    async with httpx.AsyncClient() as client:
+        connz = (await client.get(f"http://127.0.0.1:{settings.nats_monitor_port}/connz", params={"subs": 1})).json()
+    return sum(c.get("subscriptions", 0) for c in connz.get("connections", []) if c.get("name") == name)
+
+
+def watchers_at_scale(settings: Settings, stack: Stack, auctions: list[str], watchers: int) -> dict[str, Any]:
+    """One bid on each auction while ``watchers`` streams watch them (bench.fanout)."""
+    token = mint_dev_token(BIDDER, settings.jwt_secret)
+    pid = stack.processes["stream_svc"].pid
+    cpu_before = procfs.cpu_seconds(Path(f"/proc/{pid}/stat"))
+    result = fanout.run(settings, pid, auctions, token, watchers, bidders=20, per_bidder=max(1, len(auctions) // 20))
+    # Opening the streams included: an upper bound of the CPU a delivery costs.
+    cpu_ms = 1000 * (procfs.cpu_seconds(Path(f"/proc/{pid}/stat")) - cpu_before)
+    result["stream_svc_cpu_ms_per_delivery"] = cpu_ms / max(1, int(result["deliveries"]))  # type: ignore[call-overload]
+    result["stream_svc_nats_subscriptions"] = asyncio.run(_subscriptions(settings, "stream_svc"))
+    return result
+
+
+# --- the whole run --------------------------------------------------------------------------
+
+
+def level(bench: Bench, n: int, rng: random.Random) -> dict[str, Any]:
+    started = time.monotonic()
+    out: dict[str, Any] = {"open_auctions": n}
+    out["bids"] = bench.bids(n, rng)
+    out["creates"] = bench.creates()
+    out["memory"] = bench.memory()
+    out["disk"] = bench.disk()
+    out["measured_s"] = time.monotonic() - started
+    return out
+
+
+def ratios(levels: dict[int, dict[str, Any]], closer: dict[str, Any] | None) -> dict[str, float]:
+    small, large = levels[min(levels)], levels[max(levels)]
+    tag = _tag(max(levels)) + "_vs_" + _tag(min(levels))
+    out = {
+        f"bid_cost_{tag}": large["bids"]["cpu_ms_per_op"] / small["bids"]["cpu_ms_per_op"],
+        f"create_cost_{tag}": large["creates"]["cpu_ms_per_op"] / small["creates"]["cpu_ms_per_op"],
+        f"bid_p99_{tag}": large["bids"]["p99_ms"] / small["bids"]["p99_ms"],
+        f"bid_rate_{tag}": large["bids"]["per_s"] / small["bids"]["per_s"],
+    }
+    if closer is not None and closer["lag_p99_s"] is not None:
+        out["close_lag_p99_s"] = closer["lag_p99_s"]
+    return out
+
+
+def _tag(n: int) -> str:
+    return f"{n // 1_000_000}m" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def warm_up(bench: Bench, n: int, rng: random.Random, max_rounds: int = 12) -> dict[str, float]:
+    """Bids until Cassandra's JIT compiler has gone quiet (see bench.jvm), as ``make bench`` does."""
+    pid = bench.pids["cassandra"]
+    compiled = jvm.compiler_cpu_seconds(pid)
+    for rounds in range(1, max_rounds + 1):  # noqa: B007
+        bench.bids(n, rng)
+        compiled, last = jvm.compiler_cpu_seconds(pid), compiled
+        if compiled - last < 0.5:
+            break
+    return {"rounds": rounds, "compiler_s_last_round": compiled - last}
+
+
+def run(
+    settings: Settings,
+    stack: Stack,
+    ghz_bin: str,
+    sizes: list[int],
+    *,
+    concurrency: int,
+    seconds: float,
+    ending: int,
+    watchers: int,
+    watched: int,
+    warm: bool = True,
+) -> dict[str, Any]:
+    """Every part on a running stack; ``make test`` runs it with small figures."""
+    session = cql.connect(settings, settings.cassandra_keyspace)
+    store = AuctionStore(session)
+    bench = Bench(settings, stack, store, ghz_bin, concurrency, seconds)
+    rng = random.Random(20261202)
+    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(), "concurrency": concurrency, "seconds": seconds}
+    now = datetime.now(UTC)
+    loaded, levels = 0, {}
+    try:
+        for i, n in enumerate(sorted(sizes)):
+            started = time.monotonic()
+            asyncio.run(load(store, loaded, n, now))
+            load_s, loaded = time.monotonic() - started, n
+            if i == 0 and warm:
+                results["warm_up"] = warm_up(bench, n, rng)
+            levels[n] = level(bench, n, rng)
+            levels[n]["load_s"] = load_s
+            levels[n]["loaded_per_s"] = (n - (sorted(sizes)[i - 1] if i else 0)) / load_s
+        results["levels"] = {str(n): v for n, v in levels.items()}
+        closer = asyncio.run(closer_at_scale(settings, store, loaded, ending)) if ending else None
+        results["closer"] = closer
+        if watchers:
+            watched_ids = [str(lot_id(i)) for i in range(watched)]
+            results["watchers"] = watchers_at_scale(settings, stack, watched_ids, watchers)
+        results["ratios"] = ratios(levels, closer)
+    finally:
+        session.cluster.shutdown()
+    return results
+
+
+def table(r: dict[str, Any]) -> str:
+    rows = [
+        f"{'open auctions':>14}{'bid/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/bid':>11}"
+        f"{'create/s':>9}{'p99 ms':>8}{'cpu ms/create':>14}{'bid_svc MiB':>12}{'disk B/auction':>15}"
+    ]
+    for n, v in r["levels"].items():
+        b, c = v["bids"], v["creates"]
+        rows.append(
+            f"{int(n):>14,}{b['per_s']:>8.0f}{b['p50_ms']:>8.1f}{b['p99_ms']:>8.1f}{b['cpu_ms_per_op']:>11.2f}"
+            f"{c['per_s']:>9.0f}{c['p99_ms']:>8.1f}{c['cpu_ms_per_op']:>14.2f}"
+            f"{v['memory']['rss_mb'].get('bid_svc', float('nan')):>12.0f}"
+            f"{v['disk']['cassandra_bytes'] / int(n):>15.0f}"
+        )
+    rows.append("")
+    cl = r.get("closer")
+    if cl:
+        rows.append(
+            f"closer: {cl['auctions_ending']:,} ending in one minute: {cl['closed']:,} closed, {cl['left_open']} left open,"
+            f" {cl['closed_twice']} closed twice; lag p50 {cl['lag_p50_s']:.2f} s, p99 {cl['lag_p99_s']:.2f} s,"
+            f" max {cl['lag_max_s']:.2f} s"
+        )
+    w = r.get("watchers")
+    if w:
+        rows.append(
+            f"watchers: {w['watchers']:,} streams over {w['auctions']:,} auctions: {w['memory_per_watcher_kb']:.1f} KiB"
+            f" per watcher, delivery p50 {w['latency_p50_ms']:.1f} ms p99 {w['latency_p99_ms']:.1f} ms,"
+            f" stream_svc holds {w['stream_svc_nats_subscriptions']} NATS subscriptions;"
+            f" all converged {w['all_ended_on_final_version']}, never down {w['never_went_down_or_repeated']}"
+        )
+    rows.append("")
+    for name, value in r["ratios"].items():
+        goal = GOALS.get(name)
+        verdict = f"   (goal <= {goal}: {'met' if value <= goal else 'not met'})" if goal else ""
+        rows.append(f"{name:<28}{value:>8.2f}{verdict}")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.scale")
+    parser.add_argument("--ghz", default=shutil.which("ghz") or str(Path.home() / ".cache/gavel/bin/ghz"))
+    parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES), help="open auctions at each level")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--ending", type=int, default=10_000, help="auctions ending in one minute (closer run)")
+    parser.add_argument("--watchers", type=int, default=10_000)
+    parser.add_argument("--watched", type=int, default=1_000, help="auctions the watchers spread over")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-scale-"))).model_copy(
+        update={"cassandra_jmx_port": 47199}
+    )
+    with running(settings) as stack:
+        results = run(
+            settings,
+            stack,
+            args.ghz,
+            [int(n) for n in args.sizes.split(",")],
+            concurrency=args.concurrency,
+            seconds=args.seconds,
+            ending=args.ending,
+            watchers=args.watchers,
+            watched=args.watched,
+        )
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    if args.out == RESULTS:
+        capacity.write(results)
+        print(f"\n{capacity.DOC.relative_to(ROOT)} regenerated", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
