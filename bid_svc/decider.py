@@ -6,8 +6,10 @@ compare-and-set (``Ledger.commit``): a hot auction decides many bids per Paxos r
 partition runs one group per auction at a time, so there is one compare-and-set in flight
 per auction.
 
-Optimistic: a group is decided from the state the last write left (or a plain read) and the
-compare-and-set judges it. A lost or unknown one (``_Conflict``) is retried with backoff, and
+Optimistic: a group is decided from the state the last write left, or else the state its
+bids carry (what the API read to check them: so a bid on an auction this worker has not seen
+costs one read, however many auctions are open), or else a plain read; the compare-and-set
+judges it. A lost or unknown one (``_Conflict``) is retried with backoff, and
 the retry pays for a SERIAL read and for looking up which commands were already decided.
 While retrying, the group's messages are kept from redelivery (``in_progress``).
 
@@ -40,6 +42,7 @@ from bid_svc.partition import Group, Lane
 from gavel import bus, commands
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import Clock, utcnow
+from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Closed, Steps, decide_all
 from gavel.messages import auction_to_pb, outcome_to_pb
 
@@ -62,6 +65,15 @@ class _Conflict(Exception):
 #: Retried with backoff: a lost race, Cassandra or NATS unavailable. Anything else is a bug
 #: and surfaces (the partition restarts from its ack floor; see ``failed``).
 TRANSIENT = (_Conflict, RequestExecutionException, OperationTimedOut, NoHostAvailable, nats.errors.Error, OSError)
+
+
+def _carried(group: Group) -> Auction | None:
+    """The newest state of the auction that the group's bids carry (what the API read to check
+    them): a worker that knows nothing of the auction decides from it rather than reading it
+    again, and the compare-and-set judges it. After a lost one it is never used: that retry
+    reads at SERIAL."""
+    states = [c.state for _, c in group if isinstance(c, commands.BID_COMMANDS) and c.state is not None]
+    return max(states, key=lambda a: a.version) if states else None
 
 
 class Decider:
@@ -141,11 +153,13 @@ class Decider:
         )
 
     async def _decide_once(self, lane: Lane, group: Group) -> tuple[Steps, dict[uuid.UUID, BidOutcome]] | None:
-        """Optimistic: decide from the state we know (or a plain read of it) and let the
-        compare-and-set judge. Only after a lost or unknown CAS does the next attempt pay for
+        """Optimistic: decide from the state we know (or that the bids carry, or a plain read)
+        and let the compare-and-set judge. Only after a lost or unknown CAS does the next attempt pay for
         a SERIAL read (which also settles a half-done CAS of a dead worker) and look up which
         of the commands were already decided (the CAS refuses a bid row that exists)."""
         after_conflict = lane.conflicted
+        if lane.auction is None and not after_conflict:
+            lane.auction = _carried(group)
         if lane.auction is None:
             lane.auction = await self._ledger.load(lane.auction_id, serial=after_conflict)
             if lane.auction is None:

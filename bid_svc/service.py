@@ -8,7 +8,7 @@ import uuid
 import grpc
 from cachetools import LRUCache
 from nats.js import JetStreamContext
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from bid_svc.bid_store import BidStore
 from bid_svc.outcomes import OutcomeWaiter
@@ -17,6 +17,7 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
+from gavel.domain.auction import Auction
 from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from gavel.interceptors import require_principal, viewer_id
 from gavel.messages import outcome_to_pb, parse_id, timestamp
@@ -26,6 +27,8 @@ from gavel.settings import Settings
 ANSWERS = Counter(
     "gavel_place_bid_answers_total", "PlaceBid answers by bid status (PENDING: decision late).", ["status"]
 )
+
+SELLERS_KNOWN = Gauge("gavel_bid_sellers_known", "Auctions whose seller the API has cached (an LRU).")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BidService"].full_name
 AUTHENTICATED_METHODS = frozenset(
@@ -64,19 +67,26 @@ class BidService(pb_grpc.BidServiceServicer):
         self._clock = clock
         # An auction's seller never changes: one read per auction, not per bid.
         self._sellers: LRUCache[uuid.UUID, str] = LRUCache(maxsize=100_000)
+        SELLERS_KNOWN.set_function(lambda: len(self._sellers))
 
-    async def _seller_of(self, auction_id: uuid.UUID) -> str:
+    async def _seller_of(self, auction_id: uuid.UUID) -> tuple[str, Auction | None]:
+        """The seller, and the auction as just read if it had to be read (None: cached)."""
         seller = self._sellers.get(auction_id)
-        if seller is None:
-            auction = await self._auctions.get(auction_id)
-            if auction is None:
-                raise NotFound(f"auction {auction_id} not found")
-            seller = self._sellers[auction_id] = auction.seller_id
-        return seller
+        if seller is not None:
+            return seller, None
+        auction = await self._auctions.get(auction_id)
+        if auction is None:
+            raise NotFound(f"auction {auction_id} not found")
+        self._sellers[auction_id] = auction.seller_id
+        return auction.seller_id, auction
 
-    async def _auction_for(self, auction_id: str, request_id: str, bidder: str, bad: list[FieldViolation]) -> uuid.UUID:
+    async def _auction_for(
+        self, auction_id: str, request_id: str, bidder: str, bad: list[FieldViolation]
+    ) -> tuple[uuid.UUID, Auction | None]:
         """The auction a bid or a purchase is for: the fields both requests share are checked
-        here (with ``bad``, the caller's own), and the caller must not be its seller."""
+        here (with ``bad``, the caller's own), and the caller must not be its seller. With it,
+        the auction if it was read for this: the command carries it to the worker, which then
+        need not read it again (``commands``)."""
         try:
             parsed = uuid.UUID(auction_id)
         except ValueError:
@@ -85,9 +95,10 @@ class BidService(pb_grpc.BidServiceServicer):
             bad.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
         if bad:
             raise InvalidArgument(bad)
-        if await self._seller_of(parsed) == bidder:
+        seller, state = await self._seller_of(parsed)
+        if seller == bidder:
             raise PermissionDenied("sellers cannot bid on (or buy) their own auction")
-        return parsed
+        return parsed, state
 
     async def PlaceBid(
         self, request: pb.PlaceBidRequest, context: grpc.aio.ServicerContext[pb.PlaceBidRequest, pb.Bid]
@@ -98,7 +109,7 @@ class BidService(pb_grpc.BidServiceServicer):
             bad.append(FieldViolation("amount", "must be greater than 0 (minor units)"))
         elif request.amount > MAX_AMOUNT:
             bad.append(FieldViolation("amount", f"at most {MAX_AMOUNT}"))
-        auction_id = await self._auction_for(request.auction_id, request.request_id, bidder, bad)
+        auction_id, state = await self._auction_for(request.auction_id, request.request_id, bidder, bad)
         command = commands.PlaceBidCommand(
             auction_id=auction_id,
             bid_id=bid_id_for(auction_id, bidder, request.request_id),
@@ -106,6 +117,7 @@ class BidService(pb_grpc.BidServiceServicer):
             amount=request.amount,
             placed_at=self._clock(),
             reply_to=self._outcomes.subject,
+            state=state,
         )
         return await self._submit(command, request.amount, pb.BID_KIND_MANUAL)
 
@@ -113,13 +125,14 @@ class BidService(pb_grpc.BidServiceServicer):
         self, request: pb.BuyNowRequest, context: grpc.aio.ServicerContext[pb.BuyNowRequest, pb.Bid]
     ) -> pb.Bid:
         buyer = require_principal().user_id
-        auction_id = await self._auction_for(request.auction_id, request.request_id, buyer, [])
+        auction_id, state = await self._auction_for(request.auction_id, request.request_id, buyer, [])
         command = commands.BuyNowCommand(
             auction_id=auction_id,
             bid_id=bid_id_for(auction_id, buyer, request.request_id, _BUY_NOW_NS),
             bidder_id=buyer,
             placed_at=self._clock(),
             reply_to=self._outcomes.subject,
+            state=state,
         )
         return await self._submit(command, 0, pb.BID_KIND_BUY_NOW)
 
