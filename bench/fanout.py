@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -67,7 +68,9 @@ def run(
     watchers: int,
     bidders: int = 10,
     per_bidder: int = 30,
+    while_watching: Callable[[], dict[str, object]] | None = None,
 ) -> dict[str, object]:
+    """``while_watching``: figures taken once every stream is open, merged into the summary."""
     ids = [auction_ids] if isinstance(auction_ids, str) else auction_ids
     rss_before = rss_bytes(stream_pid)
     child = subprocess.Popen(
@@ -82,6 +85,7 @@ def run(
         if child.stdout.readline().strip() != "ready":
             raise RuntimeError("the watchers did not all get their first event")
         rss_watching = rss_bytes(stream_pid)
+        during = while_watching() if while_watching else {}
         finals = asyncio.run(burst(settings, token, ids, bidders, per_bidder))
         child.stdin.write(json.dumps(finals) + "\n")
         child.stdin.flush()
@@ -91,6 +95,7 @@ def run(
         child.wait()
     summary.update(
         {
+            **during,
             "bids": bidders * per_bidder,
             "final_version": max(finals.values()),
             "stream_svc_rss_before_mb": rss_before / 2**20,

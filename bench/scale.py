@@ -243,8 +243,9 @@ async def closer_at_scale(settings: Settings, store: AuctionStore, first: int, e
 
     await nc.subscribe("auction.*", cb=on_event)
     await nc.flush()
+    started = time.monotonic()
     await store.import_many([lot(i, now, end=ends[lot_id(i)]) for i in range(first, first + ending)])
-    loaded = time.monotonic()
+    loaded = time.monotonic() - started
     timed_out = False
     try:
         await asyncio.wait_for(all_closed.wait(), (minute - datetime.now(UTC)).total_seconds() + 300)
@@ -281,11 +282,19 @@ def watchers_at_scale(settings: Settings, stack: Stack, auctions: list[str], wat
     token = mint_dev_token(BIDDER, settings.jwt_secret)
     pid = stack.processes["stream_svc"].pid
     cpu_before = procfs.cpu_seconds(Path(f"/proc/{pid}/stat"))
-    result = fanout.run(settings, pid, auctions, token, watchers, bidders=20, per_bidder=max(1, len(auctions) // 20))
+    result = fanout.run(
+        settings,
+        pid,
+        auctions,
+        token,
+        watchers,
+        bidders=20,
+        per_bidder=max(1, len(auctions) // 20),
+        while_watching=lambda: {"stream_svc_nats_subscriptions": asyncio.run(_subscriptions(settings, "stream_svc"))},
+    )
     # Opening the streams included: an upper bound of the CPU a delivery costs.
     cpu_ms = 1000 * (procfs.cpu_seconds(Path(f"/proc/{pid}/stat")) - cpu_before)
     result["stream_svc_cpu_ms_per_delivery"] = cpu_ms / max(1, int(result["deliveries"]))  # type: ignore[call-overload]
-    result["stream_svc_nats_subscriptions"] = asyncio.run(_subscriptions(settings, "stream_svc"))
     return result
 
 
@@ -318,7 +327,9 @@ def ratios(levels: dict[int, dict[str, Any]], closer: dict[str, Any] | None) -> 
 
 
 def _tag(n: int) -> str:
-    return f"{n // 1_000_000}m" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
 def warm_up(bench: Bench, n: int, rng: random.Random, max_rounds: int = 12) -> dict[str, float]:
