@@ -20,6 +20,14 @@ Consumer settings, on purpose:
 - ``max_ack_pending`` 4096 per partition bounds memory; when it is reached fetches return
   nothing, which ``gavel_bid_partition_inflight`` shows (a stall is visible, not silent).
 
+Lag. ``gavel_bid_partition_pending{partition}`` is what the partition has not decided yet:
+the commands JetStream still holds for its consumer (``num_pending`` of the last one
+fetched) plus those fetched and not yet decided. The fetch loop takes whatever is there, so
+a backlog moves from the first into the second (up to ``max_ack_pending``); either alone
+would read near zero while the worker falls behind. Set once per fetch (per batch, or per
+empty poll), and removed when the partition stops, so only its owner reports it; the
+bid-worker HPA scales on its sum (k8s/README.md).
+
 Order. Within a partition, commands are routed to one lane per auction; a lane decides its
 queue in order, many commands per compare-and-set (group commit), one compare-and-set in
 flight per auction. Different auctions' lanes run concurrently, so a slow auction does not
@@ -73,6 +81,11 @@ KNOWN_AUCTIONS = 10_000
 STOP_WAIT_S = 2.0
 
 INFLIGHT = Gauge("gavel_bid_partition_inflight", "Commands fetched and not yet acknowledged.")
+PENDING = Gauge(
+    "gavel_bid_partition_pending",
+    "Commands of the partition not yet decided: left in the log for its consumer, and fetched but undecided.",
+    ["partition"],
+)
 
 #: A fetched command with the message that acknowledges it.
 Queued = tuple[Msg, commands.AnyCommand]
@@ -180,6 +193,7 @@ class Partition:
         self.known: LRUCache[uuid.UUID, Auction] = LRUCache(maxsize=KNOWN_AUCTIONS)
         self.fetcher: asyncio.Task[None] | None = None
         self.pending = 0  # fetched, not yet decided
+        self.undelivered = 0  # left in the log for this consumer, as of the last fetch
         self.subscription: JetStreamContext.PullSubscription | None = None
         # Set once, by ``stop``; a stopped partition is never started again (a restart builds a
         # new one), so a task that outlives its cancellation cannot come back to life.
@@ -242,6 +256,7 @@ class Partition:
             _, stragglers = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
             if stragglers:
                 log.warning("partition %d: %d tasks outlived their cancellation", self.number, len(stragglers))
+        PENDING.remove(str(self.number))  # the next owner reports it
         if self.subscription is not None:
             # Left subscribed, messages still in flight to it would hold the connection's drain.
             with contextlib.suppress(nats.errors.Error):
@@ -257,6 +272,11 @@ class Partition:
             try:
                 messages = await subscription.fetch(1, timeout=FETCH_POLL_S)
             except TimeoutError:
+                # Nothing came: the log holds nothing more for us, unless the server is
+                # holding it back because max_ack_pending is reached (then it is as last seen).
+                if self.pending < MAX_ACK_PENDING:
+                    self.undelivered = 0
+                self._report_pending()
                 continue
             pending = messages[-1].metadata.num_pending if messages else 0
             if pending:
@@ -268,6 +288,15 @@ class Partition:
                 return  # unacknowledged: the next owner gets them
             for msg in messages:
                 await self._route(msg)
+            if messages:
+                self.undelivered = messages[-1].metadata.num_pending
+            self._report_pending()
+
+    def _report_pending(self) -> None:
+        """The partition's lag, once per fetch; a stopped partition reports nothing (its
+        series is gone, and a straggler must not bring it back beside the new owner's)."""
+        if not self.stopped:
+            PENDING.labels(str(self.number)).set(self.undelivered + self.pending)
 
     async def _route(self, msg: Msg) -> None:
         try:

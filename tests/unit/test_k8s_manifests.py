@@ -10,9 +10,13 @@ files are read as kustomize would read them (its `resources` list).
 from __future__ import annotations
 
 import ast
+import asyncio
 import os
 import re
+import uuid
+from collections import deque
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -20,10 +24,13 @@ from typing import Any
 import pytest
 import yaml
 from nats.aio.client import DEFAULT_DRAIN_TIMEOUT
+from nats.aio.msg import Msg
+from prometheus_client import REGISTRY
 
 from bid_svc import partition
 from bid_svc.__main__ import ROLES
 from gateway_envoy.render import render
+from gavel import commands
 from gavel.services import SERVICES, Service
 from gavel.settings import Settings
 
@@ -381,3 +388,105 @@ def test_cassandra_runs_the_config_file_the_manifests_carry() -> None:
     volume = next(v for v in statefulset["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
     assert "cassandra.yaml" in find("ConfigMap", volume["configMap"]["name"])["data"]
     assert f"cp {mount['mountPath']}/cassandra.yaml /etc/cassandra/cassandra.yaml" in " ".join(cassandra["args"])
+
+
+# --- the lag gauge -----------------------------------------------------------------------
+
+
+class _HeldDecisions:
+    """Decides nothing until let go: the commands stay fetched and undecided meanwhile."""
+
+    def __init__(self, expected: int) -> None:
+        self.go = asyncio.Event()
+        self.decided = 0
+        self.expected = expected
+        self.all_decided = asyncio.Event()
+
+    async def decide(self, number: int, lane: partition.Lane, group: partition.Group) -> None:
+        await self.go.wait()
+        self.decided += len(group)
+        if self.decided >= self.expected:
+            self.all_decided.set()
+
+    async def dead_letter(self, number: int, msg: Msg, reason: str) -> None:
+        raise AssertionError(f"dead-lettered: {reason}")
+
+
+class _Consumer:
+    """A partition's pull consumer as the server runs it: commands in log order, at most
+    max_ack_pending delivered and undecided, each carrying how many are left behind it
+    (``num_pending`` in its ack subject); an empty fetch times out."""
+
+    def __init__(self, number: int, commands_: list[bytes], decisions: _HeldDecisions) -> None:
+        self.number = number
+        self.log = deque(commands_)
+        self.decisions = decisions
+        self.delivered = 0
+        self.empty_polls: asyncio.Queue[None] = asyncio.Queue()
+
+    async def fetch(self, batch: int, timeout: float) -> list[Msg]:
+        room = partition.MAX_ACK_PENDING - (self.delivered - self.decisions.decided)
+        count = min(batch, room, len(self.log))
+        if count <= 0:
+            await asyncio.sleep(0.005)
+            self.empty_polls.put_nowait(None)
+            raise TimeoutError
+        messages = []
+        for _ in range(count):
+            self.delivered += 1
+            data = self.log.popleft()
+            reply = f"$JS.ACK.BIDS.worker-p{self.number}.1.{self.delivered}.{self.delivered}.0.{len(self.log)}"
+            messages.append(Msg(None, subject=f"bids.{self.number}", reply=reply, data=data))  # type: ignore[arg-type]
+        return messages
+
+    async def next_empty_poll(self) -> None:
+        """Waits for an empty poll after this call (the fetch loop reports once per poll)."""
+        while not self.empty_polls.empty():
+            self.empty_polls.get_nowait()
+        async with asyncio.timeout(10):
+            await self.empty_polls.get()
+
+
+def _reported_lag(number: int) -> float | None:
+    return REGISTRY.get_sample_value("gavel_bid_partition_pending", {"partition": str(number)})
+
+
+async def test_the_lag_counts_the_log_held_back_and_the_fetched_undecided(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers' HPA signal (gavel_bid_partition_pending): while decisions are held up, the
+    partition reports what it holds undecided *and* what the server holds back behind
+    max_ack_pending; once decided, zero; once stopped, nothing (its next owner reports it)."""
+    monkeypatch.setattr(partition, "MAX_ACK_PENDING", 10)
+    auctions = [uuid.uuid4() for _ in range(3)]
+    log = [
+        commands.encode(
+            commands.PlaceBidCommand(
+                auction_id=auctions[i % 3],
+                bid_id=uuid.uuid4(),
+                bidder_id="b",
+                amount=100 + i,
+                placed_at=datetime.now(UTC),
+            )
+        )
+        for i in range(25)
+    ]
+    decisions = _HeldDecisions(expected=len(log))
+
+    async def no_failure(number: int, group: partition.Group, exc: Exception) -> None:
+        raise AssertionError(exc)
+
+    worker = partition.Partition(7, None, None, decisions, no_failure)  # type: ignore[arg-type]
+    consumer = _Consumer(7, log, decisions)
+    worker.fetcher = asyncio.create_task(worker._fetch(consumer))  # type: ignore[arg-type]
+    try:
+        await consumer.next_empty_poll()  # max_ack_pending reached: the server holds the rest
+        assert (worker.pending, len(consumer.log)) == (10, 15)
+        assert _reported_lag(7) == 25
+
+        decisions.go.set()
+        async with asyncio.timeout(10):
+            await decisions.all_decided.wait()
+        await consumer.next_empty_poll()
+        assert _reported_lag(7) == 0
+    finally:
+        await worker.stop()
+    assert _reported_lag(7) is None
