@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import os
 import re
 import uuid
@@ -26,6 +27,7 @@ import yaml
 from nats.aio.client import DEFAULT_DRAIN_TIMEOUT
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
 
 from bid_svc import partition
 from bid_svc.__main__ import ROLES
@@ -33,9 +35,12 @@ from gateway_envoy.render import render
 from gavel import commands
 from gavel.services import SERVICES, Service
 from gavel.settings import Settings
+from stream_svc import fanout
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "k8s" / "base"
+ADAPTER_VALUES = ROOT / "k8s" / "prometheus-adapter" / "values.yaml"
+BENCH_RESULTS = ROOT / "bench" / "results.json"
 Doc = dict[str, Any]
 
 #: Stands in for values the manifests take from a Secret (created outside them).
@@ -331,8 +336,14 @@ def test_every_long_running_workload_has_a_disruption_budget() -> None:
         labels = w["spec"]["template"]["metadata"]["labels"]
         covering = [b for b in budgets if b["selector"]["matchLabels"].items() <= labels.items()]
         assert len(covering) == 1, w["metadata"]["name"]
-        if w["kind"] == "StatefulSet":  # quorum of 3: never two down at once
-            assert covering[0].get("maxUnavailable") == 1, w["metadata"]["name"]
+        if w["kind"] == "StatefulSet":  # a quorum (2 of 3) stays up: never two down at once
+            (budget,) = covering
+            replicas = w["spec"]["replicas"]
+            quorum = replicas // 2 + 1
+            if "maxUnavailable" in budget:
+                assert budget["maxUnavailable"] == replicas - quorum == 1, w["metadata"]["name"]
+            else:
+                assert budget["minAvailable"] == quorum == 2, w["metadata"]["name"]
 
 
 # --- NATS and Cassandra durability -------------------------------------------------------
@@ -388,6 +399,230 @@ def test_cassandra_runs_the_config_file_the_manifests_carry() -> None:
     volume = next(v for v in statefulset["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
     assert "cassandra.yaml" in find("ConfigMap", volume["configMap"]["name"])["data"]
     assert f"cp {mount['mountPath']}/cassandra.yaml /etc/cassandra/cassandra.yaml" in " ".join(cassandra["args"])
+
+
+# --- placement ---------------------------------------------------------------------------
+
+
+def pod_spec(workload: Doc) -> Doc:
+    spec: Doc = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def anti_affinity(workload: Doc, strength: str) -> list[Doc]:
+    """The workload's podAntiAffinity terms, ``required`` or ``preferred``."""
+    rules = pod_spec(workload).get("affinity", {}).get("podAntiAffinity", {})
+    if strength == "required":
+        terms: list[Doc] = rules.get("requiredDuringSchedulingIgnoredDuringExecution", [])
+        return terms
+    return [t["podAffinityTerm"] for t in rules.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
+
+
+def keeps_its_own_pods_on_separate_nodes(workload: Doc, terms: list[Doc]) -> bool:
+    """A term by node that selects this workload's pods and no other's (a selector as wide as
+    ``part-of: gavel`` would keep every Gavel pod from every other)."""
+    return any(
+        t["topologyKey"] == "kubernetes.io/hostname" and selected_by(t["labelSelector"]["matchLabels"]) == [workload]
+        for t in terms
+    )
+
+
+@pytest.mark.parametrize("name", ["cassandra", "nats"])
+def test_each_quorum_member_has_a_node_of_its_own(name: str) -> None:
+    """Two of the three on one node, and that node's loss takes the quorum (QUORUM of RF 3,
+    the R3 bid log): the scheduler must refuse it, not merely avoid it."""
+    statefulset = find("StatefulSet", name)
+    assert keeps_its_own_pods_on_separate_nodes(statefulset, anti_affinity(statefulset, "required"))
+
+
+def test_deployments_spread_over_nodes_where_they_can() -> None:
+    """Preferred, not required: an HPA may ask for more replicas than the cluster has nodes."""
+    for deployment in of_kind("Deployment"):
+        name = deployment["metadata"]["name"]
+        assert keeps_its_own_pods_on_separate_nodes(deployment, anti_affinity(deployment, "preferred")), name
+        assert not anti_affinity(deployment, "required"), name
+
+
+# --- resources ---------------------------------------------------------------------------
+
+_QUANTITY = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+#: JVM (-Xmx 4G) and Go (GOMEMLIMIT 1800MiB) sizes, binary either way; NATS's config sizes
+#: taken the same (the larger reading, so a check against a volume is on the safe side).
+_BINARY = {"K": 2**10, "M": 2**20, "G": 2**30, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def quantity(value: str | int) -> float:
+    """A Kubernetes quantity (``500m``, ``2``, ``512Mi``) as a number."""
+    number, suffix = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(value)).groups()  # type: ignore[union-attr]
+    return float(number) * _QUANTITY[suffix]
+
+
+def binary_size(value: str) -> float:
+    number, suffix = re.fullmatch(r"([0-9.]+)([A-Za-z]+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * _BINARY[suffix.upper()]
+
+
+def all_containers(workload: Doc) -> list[Doc]:
+    spec = pod_spec(workload)
+    containers: list[Doc] = spec["containers"] + spec.get("initContainers", [])
+    return containers
+
+
+def test_every_container_has_requests_and_limits() -> None:
+    """Requests place pods and are what CPU HPAs measure against; limits keep a leak or a
+    surge on one pod from starving its node's neighbours."""
+    workloads = of_kind("Deployment", "StatefulSet", "Job")
+    assert len(workloads) >= 8
+    for w in workloads:
+        for c in all_containers(w):
+            where = f"{w['metadata']['name']}/{c['name']}"
+            resources = c.get("resources", {})
+            for resource in ("cpu", "memory"):
+                request = resources.get("requests", {}).get(resource)
+                limit = resources.get("limits", {}).get(resource)
+                assert request is not None and limit is not None, f"{where}: {resource}"
+                assert quantity(request) <= quantity(limit), f"{where}: {resource}"
+
+
+@pytest.mark.parametrize("name", ["cassandra", "nats"])
+def test_the_stores_get_exactly_what_they_ask_for(name: str) -> None:
+    """Guaranteed QoS: a quorum member is never CPU-throttled below its request, nor evicted
+    before best-effort pods."""
+    resources = container(find("StatefulSet", name))["resources"]
+    assert resources["requests"] == resources["limits"]
+
+
+def test_cassandra_heap_and_direct_memory_fit_its_container() -> None:
+    """cassandra-env.sh sizes heap and direct memory from the node's memory, not the
+    container's: both are set, and with ~1 GiB for metaspace, code and thread stacks they
+    leave room under the limit (the rest is page cache)."""
+    cassandra = container(find("StatefulSet", "cassandra"))
+    env = {v["name"]: v.get("value") for v in cassandra["env"]}
+    heap = binary_size(env["MAX_HEAP_SIZE"])
+    direct = binary_size(re.search(r"-XX:MaxDirectMemorySize=(\S+)", env["JVM_EXTRA_OPTS"]).group(1))  # type: ignore[union-attr]
+    limit = quantity(cassandra["resources"]["limits"]["memory"])
+    assert heap <= limit / 2
+    assert heap + direct + 2**30 <= limit
+
+
+def test_nats_memory_and_store_fit_its_container_and_volume() -> None:
+    statefulset = find("StatefulSet", "nats")
+    nats = container(statefulset)
+    env = {v["name"]: v.get("value") for v in nats["env"]}
+    limit = quantity(nats["resources"]["limits"]["memory"])
+    assert binary_size(env["GOMEMLIMIT"]) < limit
+    jetstream = re.search(r"jetstream\s*\{([^}]*)\}", find("ConfigMap", "nats-config")["data"]["nats.conf"]).group(1)  # type: ignore[union-attr]
+    store = {k: binary_size(v) for k, v in re.findall(r"^\s*(max_\w+_store):\s*(\S+)\s*$", jetstream, re.M)}
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert store["max_file_store"] < quantity(claim["spec"]["resources"]["requests"]["storage"])
+    assert store["max_memory_store"] < binary_size(env["GOMEMLIMIT"])
+
+
+def test_envoy_runs_as_many_worker_threads_as_its_cpu_limit() -> None:
+    """By default Envoy starts a worker thread per core of the node, not of its limit."""
+    gateway = container(find("Deployment", "gateway"))
+    threads = re.search(r"--concurrency (\d+)", " ".join(gateway["args"])).group(1)  # type: ignore[union-attr]
+    assert int(threads) == quantity(gateway["resources"]["limits"]["cpu"])
+
+
+# --- autoscaling: each on its own signal ---------------------------------------------------
+
+
+def hpa_for(name: str) -> Doc:
+    (hpa,) = [h for h in of_kind("HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"]["name"] == name]
+    return hpa
+
+
+def pods_metrics(hpa: Doc) -> dict[str, Doc]:
+    """The HPA's Pods metrics: name → target."""
+    return {m["pods"]["metric"]["name"]: m["pods"]["target"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"}
+
+
+def metric_name(metric: MetricWrapperBase) -> str:
+    return metric.describe()[0].name
+
+
+def adapter_metrics() -> dict[str, Doc]:
+    """What prometheus-adapter serves with k8s/prometheus-adapter/values.yaml: the custom
+    metric's name → its rule, with the series it reads under ``series``."""
+    rules = yaml.safe_load(ADAPTER_VALUES.read_text())["rules"]
+    assert rules["default"] is False, "the chart's default rules would expose every series"
+    served = {}
+    for rule in rules["custom"]:
+        series = re.match(r"([A-Za-z_:][\w:]*)\{", rule["seriesQuery"]).group(1)  # type: ignore[union-attr]
+        assert re.fullmatch(rule["name"]["matches"], series), series
+        served[re.sub(rule["name"]["matches"], rule["name"]["as"], series)] = {**rule, "series": series}
+    return served
+
+
+def scraped_metrics_port(deployment: Doc) -> int:
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    assert annotations.get("prometheus.io/scrape") == "true", deployment["metadata"]["name"]
+    return int(annotations["prometheus.io/port"])
+
+
+def test_workers_scale_on_the_logs_lag_from_the_gauge_they_export() -> None:
+    """The lag is what the workers have not decided; CPU alone misses a worker that waits on
+    Cassandra with its partitions piling up."""
+    hpa, workers = hpa_for("bid-worker"), find("Deployment", "bid-worker")
+    name = metric_name(partition.PENDING)
+    assert name == "gavel_bid_partition_pending"
+    assert pods_metrics(hpa)[name]["type"] == "AverageValue"
+    # One series per partition (the adapter sums a worker's).
+    partition.PENDING.labels(partition="-1")
+    partition.PENDING.remove("-1")
+    # Exported by the pods the HPA scales, on the port Prometheus scrapes.
+    assert settings_of(workers).bid_role == "worker"
+    assert scraped_metrics_port(workers) == settings_of(workers).bid_metrics_port
+    # Never more workers than partitions (the maximum is checked against them above).
+    assert hpa["spec"]["maxReplicas"] <= settings_of(workers).bid_partitions
+
+
+def test_stream_pods_scale_on_their_open_watches() -> None:
+    """A watcher costs memory and a send per event, and almost no CPU while its auction is
+    quiet: CPU would let watchers pile up on a pod until its memory limit."""
+    hpa, stream = hpa_for("stream-svc"), find("Deployment", "stream-svc")
+    name = metric_name(fanout.WATCHERS)
+    assert name == "gavel_stream_watchers"
+    assert pods_metrics(hpa)[name]["type"] == "AverageValue"
+    assert container(stream)["command"] == ["python", "-m", "stream_svc"]
+    assert scraped_metrics_port(stream) == settings_of(stream).stream_metrics_port
+
+
+def test_every_hpa_metric_is_one_the_cluster_serves() -> None:
+    """Resource metrics come from metrics-server; every Pods metric from a prometheus-adapter
+    rule, per pod, over a gauge the code defines. An HPA naming a metric nobody serves
+    silently ignores it (and a CPU one beside it keeps scaling as if nothing were wrong)."""
+    served = adapter_metrics()
+    defined = {m.name for m in REGISTRY.collect()}
+    for hpa in of_kind("HorizontalPodAutoscaler"):
+        name = hpa["metadata"]["name"]
+        types = {m["type"] for m in hpa["spec"]["metrics"]}
+        assert types <= {"Resource", "Pods"}, name
+        for metric in pods_metrics(hpa):
+            assert metric in served, f"{name}: {metric} has no adapter rule"
+    for metric, rule in served.items():
+        assert rule["series"] in defined, f"{metric}: no Gavel metric is called {rule['series']}"
+        assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+        assert rule["metricsQuery"].startswith("sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"), metric
+
+
+def test_the_rest_scale_on_cpu() -> None:
+    for name in ("auction-svc", "bid-svc", "gateway"):
+        (metric,) = hpa_for(name)["spec"]["metrics"]
+        assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu", name
+
+
+def test_stream_pods_hold_their_watcher_target_in_their_memory() -> None:
+    """From the fan-out bench (bench/results.json): a process's memory before its watchers and
+    per watcher. The request holds the HPA's target per pod; the limit three times it, for a
+    surge while the HPA adds pods."""
+    measured = json.loads(BENCH_RESULTS.read_text())["fanout"]
+    base, per_watcher = measured["stream_svc_rss_before_mb"] * 2**20, measured["memory_per_watcher_kb"] * 2**10
+    target = quantity(pods_metrics(hpa_for("stream-svc"))[metric_name(fanout.WATCHERS)]["averageValue"])
+    resources = container(find("Deployment", "stream-svc"))["resources"]
+    assert quantity(resources["requests"]["memory"]) >= base + target * per_watcher
+    assert quantity(resources["limits"]["memory"]) >= base + 3 * target * per_watcher
 
 
 # --- the lag gauge -----------------------------------------------------------------------
