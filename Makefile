@@ -87,7 +87,7 @@ install: $(VENV)/.installed proto web/node_modules/.installed web
 up: install
 	$(PY) -m devstack up
 
-test: install lint k8s-check $(CHROMIUM)
+test: install lint k8s-check $(CHROMIUM) $(GHZ)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Only the fault tests (kill -9, pauses, restarts) on a stack of their own; `make test` runs

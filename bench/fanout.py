@@ -100,7 +100,7 @@ def run(
             "final_version": max(finals.values()),
             "stream_svc_rss_before_mb": rss_before / 2**20,
             "stream_svc_rss_watching_mb": rss_watching / 2**20,
-            "memory_per_watcher_kb": (rss_watching - rss_before) / watchers / 1024,
+            "memory_per_watcher_kb": (rss_watching - rss_before) / max(1, int(summary["watchers"])) / 1024,  # type: ignore[call-overload]
         }
     )
     return summary

@@ -20,6 +20,8 @@ from bench import procfs
 from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where ``make`` puts ghz (GHZ in the Makefile, pinned there).
+GHZ_DEFAULT = Path.home() / ".cache" / "gavel" / "bin" / "ghz-v0.121.0"
 
 
 def bench_settings(data_dir: Path) -> Settings:

@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import json
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import nats
 
 from bench import capacity, fanout, jvm, procfs
 from bench.fanout import rss_bytes
-from bench.runs import bench_settings, cpu_seconds, delta, ghz, scrape
+from bench.runs import GHZ_DEFAULT, bench_settings, cpu_seconds, delta, ghz, scrape
 from devstack import components
 from devstack.stack import Stack, running
 from gavel import bus, cql
@@ -219,14 +218,19 @@ async def _stream_bytes(settings: Settings) -> int:
 # --- the closer at scale --------------------------------------------------------------------
 
 
-async def closer_at_scale(settings: Settings, store: AuctionStore, first: int, ending: int) -> dict[str, Any]:
-    """``ending`` auctions with ends spread over one minute (the next whole minute at least 20 s
-    away), loaded among the others; every close is awaited as the event the worker publishes.
-    Lag is ``closed_at - end_date`` as decided; a second close decision of one auction would
-    show as a second closing version."""
+async def closer_at_scale(
+    settings: Settings, store: AuctionStore, first: int, ending: int, window: timedelta = timedelta(minutes=1)
+) -> dict[str, Any]:
+    """``ending`` auctions with ends spread evenly over one ``window`` (by default the next
+    whole minute at least 20 s away), loaded among the others; every close is awaited as the
+    event the worker publishes. Lag is ``closed_at - end_date`` as decided; a second close
+    decision of one auction would show as a second closing version."""
     now = datetime.now(UTC)
-    minute = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
-    ends = {lot_id(i): minute + timedelta(seconds=60 * k / ending) for k, i in enumerate(range(first, first + ending))}
+    if window == timedelta(minutes=1):
+        minute = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    else:
+        minute = now + window
+    ends = {lot_id(i): minute + window * k / ending for k, i in enumerate(range(first, first + ending))}
     closing: dict[uuid.UUID, set[int]] = {a: set() for a in ends}
     closed_at: dict[uuid.UUID, datetime] = {}
     all_closed = asyncio.Event()
@@ -356,8 +360,11 @@ def run(
     watchers: int,
     watched: int,
     warm: bool = True,
+    closing_window: timedelta = timedelta(minutes=1),
+    save: Callable[[dict[str, Any]], None] = lambda results: None,
 ) -> dict[str, Any]:
-    """Every part on a running stack; ``make test`` runs it with small figures."""
+    """Every part on a running stack; ``make test`` runs it with small figures. ``save`` gets
+    the results after each part (a long run that fails late keeps what it measured)."""
     session = cql.connect(settings, settings.cassandra_keyspace)
     store = AuctionStore(session)
     bench = Bench(settings, stack, store, ghz_bin, concurrency, seconds)
@@ -375,9 +382,12 @@ def run(
             levels[n] = level(bench, n, rng)
             levels[n]["load_s"] = load_s
             levels[n]["loaded_per_s"] = (n - (sorted(sizes)[i - 1] if i else 0)) / load_s
-        results["levels"] = {str(n): v for n, v in levels.items()}
-        closer = asyncio.run(closer_at_scale(settings, store, loaded, ending)) if ending else None
+            results["levels"] = {str(n): v for n, v in levels.items()}
+            save(results)
+        closer = asyncio.run(closer_at_scale(settings, store, loaded, ending, closing_window)) if ending else None
         results["closer"] = closer
+        results["ratios"] = ratios(levels, closer)
+        save(results)
         if watchers:
             watched_ids = [str(lot_id(i)) for i in range(watched)]
             results["watchers"] = watchers_at_scale(settings, stack, watched_ids, watchers)
@@ -411,7 +421,7 @@ def table(r: dict[str, Any]) -> str:
     w = r.get("watchers")
     if w:
         rows.append(
-            f"watchers: {w['watchers']:,} streams over {w['auctions']:,} auctions: {w['memory_per_watcher_kb']:.1f} KiB"
+            f"watchers: {w['watchers']:,} streams (of {w.get('watchers_asked', w['watchers']):,} asked) over {w['auctions']:,} auctions: {w['memory_per_watcher_kb']:.1f} KiB"
             f" per watcher, delivery p50 {w['latency_p50_ms']:.1f} ms p99 {w['latency_p99_ms']:.1f} ms,"
             f" stream_svc holds {w['stream_svc_nats_subscriptions']} NATS subscriptions;"
             f" all converged {w['all_ended_on_final_version']}, never down {w['never_went_down_or_repeated']}"
@@ -426,7 +436,7 @@ def table(r: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.scale")
-    parser.add_argument("--ghz", default=shutil.which("ghz") or str(Path.home() / ".cache/gavel/bin/ghz"))
+    parser.add_argument("--ghz", default=str(GHZ_DEFAULT))
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES), help="open auctions at each level")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -449,6 +459,7 @@ def main() -> None:
             ending=args.ending,
             watchers=args.watchers,
             watched=args.watched,
+            save=lambda partial: args.out.write_text(json.dumps(partial, indent=2) + "\n"),
         )
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))

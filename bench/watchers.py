@@ -25,13 +25,14 @@ from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 
 
 class Watcher:
-    def __init__(self) -> None:
+    def __init__(self, auction_id: str) -> None:
+        self.auction_id = auction_id
         self.versions: list[int] = []
         self.latencies_ms: list[float] = []
         self.changed = asyncio.Event()
 
-    async def run(self, stub: pb_grpc.StreamServiceStub, auction_id: str) -> None:
-        async for event in stub.WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id)):
+    async def run(self, stub: pb_grpc.StreamServiceStub) -> None:
+        async for event in stub.WatchAuction(pb.WatchAuctionRequest(auction_id=self.auction_id)):
             if event.heartbeat:
                 continue
             if event.HasField("bid"):
@@ -43,23 +44,32 @@ class Watcher:
 async def main(target: str, auction_ids: list[str], n: int) -> None:
     # A few channels (HTTP/2 connections), as many clients behind a few proxies would be.
     channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, n // 250))]
-    watchers = [Watcher() for _ in range(n)]
-    tasks = [
-        asyncio.create_task(
-            w.run(pb_grpc.StreamServiceStub(channels[i % len(channels)]), auction_ids[i % len(auction_ids)])
-        )
-        for i, w in enumerate(watchers)
-    ]
+    watchers = [Watcher(auction_ids[i % len(auction_ids)]) for i in range(n)]
 
     async def reach(w: Watcher, version: int) -> None:
         while not (w.versions and w.versions[-1] >= version):
             w.changed.clear()
             await w.changed.wait()
 
-    await asyncio.gather(*(reach(w, 0) for w in watchers))
+    # Opened in waves of 500, each awaited for its first events (clients arrive over time, not
+    # all in one instant); a wave that does not open within a minute ends the opening, and the
+    # summary says how many did.
+    tasks: list[asyncio.Task[None]] = []
+    started = time.monotonic()
+    for wave in range(0, n, 500):
+        for i in range(wave, min(wave + 500, n)):
+            stub = pb_grpc.StreamServiceStub(channels[i % len(channels)])
+            tasks.append(asyncio.create_task(watchers[i].run(stub)))
+        try:
+            await asyncio.wait_for(asyncio.gather(*(reach(w, 0) for w in watchers[wave : wave + 500])), 60)
+        except TimeoutError:
+            break
+    opened_s = time.monotonic() - started
+    watchers = [w for w in watchers if w.versions]
+    failed = [repr(t.exception())[:200] for t in tasks if t.done() and not t.cancelled() and t.exception()]
     print("ready", flush=True)
     finals: dict[str, int] = json.loads(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
-    final = [finals[auction_ids[i % len(auction_ids)]] for i in range(n)]
+    final = [finals[w.auction_id] for w in watchers]
     started = time.monotonic()
     await asyncio.wait_for(asyncio.gather(*(reach(w, final[i]) for i, w in enumerate(watchers))), 120)
     converged_s = time.monotonic() - started
@@ -69,7 +79,10 @@ async def main(target: str, auction_ids: list[str], n: int) -> None:
     print(
         json.dumps(
             {
-                "watchers": n,
+                "watchers": len(watchers),
+                "watchers_asked": n,
+                "opened_s": opened_s,
+                "stream_errors": failed[:5],
                 "auctions": len(auction_ids),
                 "all_ended_on_final_version": all(w.versions[-1] == final[i] for i, w in enumerate(watchers)),
                 "never_went_down_or_repeated": all(

@@ -35,6 +35,7 @@ def stack_settings(data_dir: Path) -> Settings:
         envoy_admin_port=19901 + o,
         cassandra_port=19042 + o,
         cassandra_storage_port=17000 + o,
+        cassandra_jmx_port=17199 + o,  # nodetool, for the scale bench's run at a small N
         nats_url=f"nats://127.0.0.1:{14222 + o}",
         nats_port=14222 + o,
         nats_monitor_port=18222 + o,

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from auction_svc.listing import Query, list_auctions
-from gavel.auction_store import AuctionStore, end_hour
-from gavel.domain.auction import Auction, Item, Status
+from gavel.auction_store import MIN_ID, AuctionStore, EndEntry, end_hour
+from gavel.domain.auction import Auction, IncrementStep, Item, SoftClose, Status
 from gavel.paging import PageTokens
 
 TOKENS = PageTokens("test-page-token-secret", "test/ListAuctions")
@@ -60,6 +60,41 @@ async def test_create_is_idempotent_per_id(store: AuctionStore) -> None:
     assert stored == first  # the first write wins; the retry changes nothing
     page, _ = await list_auctions(store, Query(None, first.seller_id, 10), "", t, TOKENS)
     assert [a.auction_id for a in page] == [first.auction_id]  # one seller entry, not two
+
+
+async def test_imported_auctions_are_indistinguishable_from_created_ones(store: AuctionStore) -> None:
+    """The bulk import (the scale bench's load) writes exactly what create writes: the same
+    partition, found at its end by the closer's walk and in its seller's listing."""
+    t = epoch()
+    seller = f"s-{uuid.uuid4()}"
+    rules = {
+        "reserve_price": 5000,
+        "buy_now_price": 9000,
+        "increments": (IncrementStep(0, 10), IncrementStep(2000, 50)),
+        "soft_close": SoftClose(timedelta(minutes=2), timedelta(minutes=3), t + timedelta(days=1)),
+    }
+    created = replace(make(seller, t, t + timedelta(hours=2)), **rules)
+    imported = [
+        replace(make(seller, t, t + timedelta(hours=2, minutes=m)), created_at=t + timedelta(seconds=m), **rules)
+        for m in range(1, 4)
+    ]
+    await store.create(created)
+    await store.import_many(imported)
+
+    for a in imported:
+        stored = await store.get(a.auction_id)
+        assert stored == a
+        assert replace(
+            stored,
+            auction_id=created.auction_id,
+            end_date=created.end_date,
+            created_at=created.created_at,
+            original_end_date=created.original_end_date,
+        ) == await store.get(created.auction_id)
+    ending = await store.ending_in(end_hour(t + timedelta(hours=2)), EndEntry(t, MIN_ID), ascending=True, limit=10)
+    assert [e.auction_id for e in ending] == [created.auction_id] + [a.auction_id for a in imported]
+    page, _ = await list_auctions(store, Query(None, seller, 10), "", t, TOKENS)
+    assert [a.auction_id for a in page] == [a.auction_id for a in reversed(imported)] + [created.auction_id]
 
 
 async def test_get_unknown_is_none(store: AuctionStore) -> None:

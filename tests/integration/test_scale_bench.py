@@ -1,0 +1,61 @@
+"""The scale bench's own code at a small N, on the test stack (``make bench-scale`` runs it to a
+million open auctions): loads, bids drawn from all of them, creates, memory and disk per
+auction, the closer with many auctions ending together, watchers over many auctions, and the
+capacity model rendered from the figures."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from bench import capacity, scale
+from bench.runs import GHZ_DEFAULT
+from devstack.stack import Stack
+from gavel.settings import Settings
+
+
+def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
+    ghz = Path(os.environ.get("GAVEL_GHZ", GHZ_DEFAULT))
+    assert ghz.exists(), f"{ghz} is missing: `make test` builds it (the GHZ target)"
+    # A plain test: the bench drives its own event loops (asyncio.run).
+    r = scale.run(
+        settings,
+        stack,
+        str(ghz),
+        [100, 400],
+        concurrency=4,
+        seconds=2,
+        ending=60,
+        watchers=40,
+        watched=8,
+        warm=False,
+        closing_window=timedelta(seconds=3),
+    )
+
+    for n in ("100", "400"):
+        level = r["levels"][n]
+        assert level["bids"]["ops"] > 0 and level["bids"]["cpu_ms_per_op"] > 0
+        decided = sum(v for k, v in level["bids"]["bid_svc_counters"].items() if k.startswith("bid_decisions_total"))
+        assert decided >= level["bids"]["status"]["OK"] > 0  # every answered bid was decided (and proxy bids)
+        assert level["creates"]["ops"] > 0 and level["creates"]["status"].get("OK", 0) > 0
+        assert level["memory"]["entries"]["gavel_bid_sellers_known"] <= int(n) + 1
+        assert level["disk"]["cassandra_auctions_bytes"] > 0 and level["disk"]["nats_bids_bytes"] > 0
+    assert (
+        r["levels"]["400"]["disk"]["cassandra_auctions_bytes"] > r["levels"]["100"]["disk"]["cassandra_auctions_bytes"]
+    )
+
+    closer = r["closer"]
+    assert (closer["closed"], closer["left_open"], closer["closed_twice"], closer["timed_out"]) == (60, 0, 0, False)
+    assert 0 <= closer["lag_p50_s"] <= closer["lag_p99_s"] <= closer["lag_max_s"]
+
+    w = r["watchers"]
+    assert w["all_ended_on_final_version"] and w["never_went_down_or_repeated"]
+    assert w["deliveries"] >= w["watchers"]  # every watcher saw its auction's bid
+    assert w["stream_svc_nats_subscriptions"] >= w["auctions"]  # one per watched auction
+
+    assert set(r["ratios"]) >= {"bid_cost_400_vs_100", "create_cost_400_vs_100", "bid_p99_400_vs_100"}
+    doc = capacity.render(r, None)
+    model = capacity.model(r, None)
+    assert all(cores > 0 for cores in model["cores"].values())
+    assert f"the first bottleneck is {model['first_bottleneck']}" in doc
