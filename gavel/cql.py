@@ -6,6 +6,11 @@ Two execution profiles, chosen on purpose:
 - ``lwt``: serial consistency LOCAL_SERIAL and *no* driver retries. A compare-and-set that
   timed out may still have been applied, so re-sending it blindly could apply it twice (or
   report a loss that was a win); the caller resolves an unknown outcome with a SERIAL read.
+
+In one data centre (the local cluster, k8s) LOCAL_QUORUM is QUORUM and LOCAL_SERIAL is
+SERIAL: 2 of RF 3, so one node may be down and every read still sees every acknowledged
+write. The LOCAL_ forms are kept on purpose: a second data centre would then answer bids
+from its own replicas instead of putting a cross-DC round trip into every Paxos phase.
 """
 
 from __future__ import annotations

@@ -54,9 +54,14 @@ class Settings(BaseSettings):
     # memtables through it before it measures disk per auction.
     cassandra_jmx_port: int = 0
 
+    # One server's URL, or a cluster's as a comma-separated list (a client starts on any of
+    # them and reconnects to the others; it also learns them from the server it reached).
     nats_url: str = "nats://127.0.0.1:4222"
     nats_port: int = 4222
     nats_monitor_port: int = 8222
+    # The route port of the first server of a locally run NATS cluster (devstack/cluster.py;
+    # server i listens on this + i); unused by a single server.
+    nats_cluster_port: int = 6222
 
     # The bid log: P partitions (subjects bids.0 … bids.P-1), fixed per deployment because an
     # auction's partition must never move while commands for it are in the log.
@@ -156,6 +161,11 @@ class Settings(BaseSettings):
     @cached_property
     def cassandra_contact_points(self) -> list[str]:
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+    @cached_property
+    def nats_servers(self) -> list[str]:
+        """``nats_url`` as the list of servers nats-py takes (it does not split a string)."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     def as_env(self) -> dict[str, str]:
         """This configuration as the environment of a child process (which reads it back)."""
