@@ -1,5 +1,7 @@
 """``python -m devstack up``: the whole local stack in the foreground, until Ctrl-C / SIGTERM.
 
+``python -m devstack up-cluster``: the same on 3 Cassandra nodes and 3 NATS servers
+(devstack/cluster.py); a node that dies is reported and the cluster carries on.
 ``python -m devstack install`` only installs what the stack needs (the Cassandra server).
 """
 
@@ -12,7 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from devstack import components
+from devstack import cluster, components
 from devstack.stack import Stack
 from gavel import logs
 from gavel.auth import mint_dev_token
@@ -29,7 +31,13 @@ def _service_lines(settings: Settings) -> str:
     )
 
 
-def _banner(settings: Settings, seconds: float) -> str:
+def _single_node_lines(settings: Settings) -> str:
+    s = settings
+    return f"""  Cassandra (CQL)                 localhost:{s.cassandra_port}
+  NATS                            localhost:{s.nats_port}   monitor http://localhost:{s.nats_monitor_port}"""
+
+
+def _banner(settings: Settings, seconds: float, stores: str) -> str:
     s = settings
     token = mint_dev_token("dev-user", s.jwt_secret, s.jwt_audience) if s.dev_mode else "(dev tokens are off)"
     # An end date the rules accept now (an auction runs at most 30 days), not a fixed one.
@@ -40,8 +48,7 @@ Gavel is up ({seconds:.1f}s).
   The web page                    http://localhost:{s.envoy_port}/
   Gateway (gRPC, gRPC-Web, REST)  http://localhost:{s.envoy_port}
 {_service_lines(s)}
-  Cassandra (CQL)                 localhost:{s.cassandra_port}
-  NATS                            localhost:{s.nats_port}   monitor http://localhost:{s.nats_monitor_port}
+{stores}
   Envoy admin                     http://localhost:{s.envoy_admin_port}
   Logs                            {s.data_dir.resolve() / "logs"}
 
@@ -59,26 +66,31 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def up() -> None:
-    settings = Settings()
+def up(settings: Settings, stack: Stack, stores: str) -> None:
     logs.configure("devstack", settings.log_level)
     # SIGTERM stops the stack like Ctrl-C does; SIGINT is set explicitly because a shell
     # starts background jobs with it ignored, which Python would otherwise keep.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
     started = time.monotonic()
-    stack = Stack(settings)
+    reported: set[str] = set()
     try:
         stack.start()
-        print(_banner(settings, time.monotonic() - started), flush=True)
-        while all(p.alive() for p in stack.processes.values()):
+        print(_banner(settings, time.monotonic() - started, stores), flush=True)
+        while all(p.alive() for p in stack.essential()):
+            for proc in stack.processes.values():
+                if not proc.alive() and proc.name not in reported:  # a cluster's node: the others carry on
+                    reported.add(proc.name)
+                    logging.getLogger("devstack").warning(
+                        "%s exited (status %s); the cluster carries on without it", proc.name, proc.returncode
+                    )
             time.sleep(1.0)
     except KeyboardInterrupt:
         pass
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
-        for proc in stack.processes.values():
+        for proc in stack.essential():
             if not proc.alive():
                 logging.getLogger("devstack").error(
                     "%s exited; stopping the stack. Last lines:\n%s", proc.name, proc.log_tail()
@@ -88,12 +100,16 @@ def up() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="devstack")
-    parser.add_argument("command", choices=["up", "install"])
+    parser.add_argument("command", choices=["up", "up-cluster", "install"])
     args = parser.parse_args()
     if args.command == "install":
         components.install_cassandra(Settings())
+    elif args.command == "up-cluster":
+        settings = cluster.cluster_settings()
+        up(settings, cluster.ClusterStack(settings), cluster.banner_lines(settings))
     else:
-        up()
+        settings = Settings()
+        up(settings, Stack(settings), _single_node_lines(settings))
     sys.exit(0)
 
 

@@ -6,11 +6,13 @@ reports fsync-always), gRPC health says SERVING, Envoy's admin says LIVE.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from string import Template
 
@@ -95,22 +97,54 @@ def install_cassandra(settings: Settings) -> Path:
     return home
 
 
-def cassandra_process(settings: Settings) -> ManagedProcess:
+def replace_top_level(yaml_text: str, replacements: Mapping[str, object]) -> str:
+    """``yaml_text`` with each top-level key of ``replacements`` given its new value: the key's
+    whole block (the line and everything indented under it) is dropped, and the new value
+    appended as JSON, which YAML reads as it is. For a file written like the template (every
+    top-level key at column 0); a key given twice would leave YAML to keep only the last."""
+    kept: list[str] = []
+    dropping = False
+    for line in yaml_text.splitlines():
+        if line and not line[0].isspace():  # a new top-level key, or a comment at column 0
+            key = re.match(r"^([A-Za-z_]+):", line)
+            dropping = key is not None and key.group(1) in replacements
+        if not dropping:
+            kept.append(line)
+    kept += [f"{key}: {json.dumps(value)}" for key, value in replacements.items()]
+    return "\n".join(kept) + "\n"
+
+
+def _property_name(jvm_option: str) -> str | None:
+    """``cassandra.ring_delay_ms`` of ``-Dcassandra.ring_delay_ms=100``; None for other options."""
+    return jvm_option[2:].split("=", 1)[0] if jvm_option.startswith("-D") else None
+
+
+def cassandra_process(
+    settings: Settings,
+    name: str = "cassandra",
+    *,
+    config: Mapping[str, object] | None = None,
+    properties: Mapping[str, str] | None = None,
+) -> ManagedProcess:
+    """The node ``name`` (its data directory and log are named after it). A cluster's node
+    changes the single node's template only where the topology differs: ``config`` replaces
+    top-level keys of cassandra.yaml (addresses, seeds), ``properties`` replaces or adds
+    ``-D`` system properties of jvm.options (the token, gossip waits)."""
     home = install_cassandra(settings)
-    data = (settings.data_dir / "cassandra").resolve()
+    data = (settings.data_dir / name).resolve()
     for sub in ("data", "commitlog", "hints", "saved_caches", "cdc_raw", "logs", "triggers"):
         (data / sub).mkdir(parents=True, exist_ok=True)
-    config = data / "cassandra.yaml"
-    config.write_text(
-        Template((HERE / "cassandra" / "cassandra.yaml.tmpl").read_text()).substitute(
-            storage_port=settings.cassandra_storage_port, native_port=settings.cassandra_port, data=data
-        )
+    config_file = data / "cassandra.yaml"
+    text = Template((HERE / "cassandra" / "cassandra.yaml.tmpl").read_text()).substitute(
+        storage_port=settings.cassandra_storage_port, native_port=settings.cassandra_port, data=data
     )
+    config_file.write_text(replace_top_level(text, config) if config else text)
+    properties = dict(properties or {})
     jvm_options = [
         line.strip()
         for line in (HERE / "cassandra" / "jvm.options").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+        if line.strip() and not line.startswith("#") and _property_name(line.strip()) not in properties
+    ] + [f"-D{key}={value}" for key, value in properties.items()]
     lib = home / "lib"
     argv = [
         "java",
@@ -120,7 +154,7 @@ def cassandra_process(settings: Settings) -> ManagedProcess:
         f"-javaagent:{next(lib.glob('jamm-*.jar'))}",
         *([f"-Dcassandra.jmx.local.port={settings.cassandra_jmx_port}"] if settings.cassandra_jmx_port else []),
         "-Dcassandra-foreground=yes",
-        f"-Dcassandra.config=file://{config}",
+        f"-Dcassandra.config=file://{config_file}",
         f"-Dlogback.configurationFile={HERE / 'cassandra' / 'logback.xml'}",
         f"-Dcassandra.logdir={data / 'logs'}",
         f"-Dcassandra.storagedir={data}",
@@ -129,7 +163,7 @@ def cassandra_process(settings: Settings) -> ManagedProcess:
         f"{lib}/*",
         "org.apache.cassandra.service.CassandraDaemon",
     ]
-    return ManagedProcess("cassandra", argv, settings.data_dir / "logs" / "cassandra.log")
+    return ManagedProcess(name, argv, settings.data_dir / "logs" / f"{name}.log")
 
 
 def cassandra_ready(settings: Settings) -> None:
@@ -153,17 +187,21 @@ def cassandra_ready(settings: Settings) -> None:
 # --- NATS --------------------------------------------------------------------------------
 
 
-def nats_process(settings: Settings) -> ManagedProcess:
-    data = (settings.data_dir / "nats").resolve()
+def nats_process(settings: Settings, name: str = "nats", more_config: str = "") -> ManagedProcess:
+    """The server ``name`` (its store and log are named after it); ``more_config`` is appended
+    to the template, and a key it sets again wins (nats-server keeps the last): a cluster's
+    server adds its name and its routes."""
+    data = (settings.data_dir / name).resolve()
     data.mkdir(parents=True, exist_ok=True)
     config = data / "nats.conf"
     config.write_text(
         Template((HERE / "nats.conf.tmpl").read_text()).substitute(
             port=settings.nats_port, monitor_port=settings.nats_monitor_port, store_dir=data / "jetstream"
         )
+        + more_config
     )
     server = Path(sys.executable).parent / "nats-server"
-    return ManagedProcess("nats", [str(server), "-c", str(config)], settings.data_dir / "logs" / "nats.log")
+    return ManagedProcess(name, [str(server), "-c", str(config)], settings.data_dir / "logs" / f"{name}.log")
 
 
 def nats_ready(settings: Settings) -> None:
@@ -245,8 +283,8 @@ def envoy_ready(settings: Settings) -> None:
         raise NotReady(f"envoy: {reply.text.strip()}")
 
 
-def ensure_port_free(port: int) -> None:
+def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
     """Fails fast when another stack (or anything else) already holds a port we need."""
     with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            raise StackError(f"port {port} is already in use: is another stack running?")
+        if s.connect_ex((host, port)) == 0:
+            raise StackError(f"port {host}:{port} is already in use: is another stack running?")

@@ -46,24 +46,34 @@ class Stack:
         ready, timeout = self._readiness[name]
         self._start(proc, ready, timeout)
 
-    def start(self) -> None:
+    def ports(self) -> list[tuple[str, int]]:
+        """Every address the stack will listen on, as (host, port)."""
         s = self.settings
         ports = [s.cassandra_port, s.cassandra_storage_port, s.nats_port, s.nats_monitor_port]
         if self.services:
             ports += [port for service in c.SERVICES for port in (service.port(s), service.metrics_port(s))]
         if self.gateway:
             ports += [s.envoy_port, s.envoy_admin_port]
-        for port in ports:
-            c.ensure_port_free(port)
+        return [("127.0.0.1", port) for port in ports]
+
+    def start_stores(self) -> None:
+        """Cassandra and NATS, each ready; a cluster (devstack/cluster.py) starts its nodes instead."""
+        s = self.settings
+        # The two stores start together; each is then awaited on its own readiness.
+        cassandra, nats = c.cassandra_process(s), c.nats_process(s)
+        self._readiness[cassandra.name] = (lambda: c.cassandra_ready(s), 180)
+        cassandra.start()
+        self.processes[cassandra.name] = cassandra
+        self._start(nats, lambda: c.nats_ready(s), timeout=30)
+        c.wait_ready(cassandra, lambda: c.cassandra_ready(s), timeout=180)
+        log.info("cassandra ready (pid %d)", cassandra.pid)
+
+    def start(self) -> None:
+        s = self.settings
+        for host, port in self.ports():
+            c.ensure_port_free(port, host)
         try:
-            # The two stores start together; each is then awaited on its own readiness.
-            cassandra, nats = c.cassandra_process(s), c.nats_process(s)
-            self._readiness[cassandra.name] = (lambda: c.cassandra_ready(s), 180)
-            cassandra.start()
-            self.processes[cassandra.name] = cassandra
-            self._start(nats, lambda: c.nats_ready(s), timeout=30)
-            c.wait_ready(cassandra, lambda: c.cassandra_ready(s), timeout=180)
-            log.info("cassandra ready (pid %d)", cassandra.pid)
+            self.start_stores()
             c.migrate(s)
             if self.services:
                 for service in c.SERVICES:
@@ -74,6 +84,10 @@ class Stack:
             self.stop()
             raise
 
+    def essential(self) -> list[ManagedProcess]:
+        """The processes whose death ends ``make up``: every one of a single-node stack."""
+        return list(self.processes.values())
+
     def start_service(self, service: Service) -> ManagedProcess:
         """(Re)starts one service; tests use it to restart a killed one."""
         proc = c.service_process(self.settings, service)
@@ -83,7 +97,7 @@ class Stack:
     def stop(self) -> None:
         for name, proc in reversed(list(self.processes.items())):
             log.info("stopping %s", name)
-            proc.stop(timeout=30 if name == "cassandra" else 10)
+            proc.stop(timeout=30 if name.startswith("cassandra") else 10)
         self.processes.clear()
 
 
