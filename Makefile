@@ -87,6 +87,12 @@ install: $(VENV)/.installed proto web/node_modules/.installed web
 up: install
 	$(PY) -m devstack up
 
+# The same stack on a real cluster: 3 NATS servers (R3) and 3 Cassandra nodes (RF 3) on
+# 127.0.0.2-4, with the production settings of k8s/base/config.yaml (devstack/cluster.py).
+.PHONY: up-cluster test-cluster
+up-cluster: install
+	$(PY) -m devstack up-cluster
+
 test: install lint k8s-check $(CHROMIUM) $(GHZ)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -94,6 +100,11 @@ test: install lint k8s-check $(CHROMIUM) $(GHZ)
 # them too, last.
 chaos: install
 	$(PY) -m pytest tests/chaos $(PYTEST_ARGS)
+
+# Only the cluster tests (a node of each cluster killed under bid load) on a cluster of their
+# own; `make test` runs them too, after the fault tests.
+test-cluster: install
+	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
 # ghz from the Go module proxy, built once into the cache.
 $(GHZ):

@@ -20,8 +20,9 @@ from tests.local_stack import stack_settings
 TESTS = Path(__file__).parent
 #: The layers in the order they run (pyproject's testpaths: the fault tests, which kill parts of
 #: the shared stack, last). Each test is marked with its folder's layer, so ``-m "not chaos"``
-#: or ``-m unit`` picks layers without naming paths.
-LAYERS = ("unit", "integration", "e2e", "chaos")
+#: or ``-m unit`` picks layers without naming paths. Then ``cluster`` (tests/cluster), on a
+#: cluster of its own (3 Cassandra nodes, 3 NATS servers), not the shared stack.
+LAYERS = ("unit", "integration", "e2e", "chaos", "cluster")
 
 
 @pytest.fixture(scope="session")
