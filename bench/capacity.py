@@ -160,8 +160,14 @@ def render(scale: dict[str, Any], path: dict[str, Any] | None) -> str:
     top = scale["levels"][max(scale["levels"], key=int)]
     for k, v in m["cores"].items():
         proc = k.split(" ")[0]
-        ms = top["bids"]["cpu_s_per_1000"].get(proc)
-        source = f"{ms:.2f} ms per bid" if ms is not None else "per delivery (watchers run)"
+        ms = top["bids"]["cpu_s_per_1000"].get(proc, 0.0)
+        w = scale.get("watchers") or {}
+        source = (
+            f"{ms:.2f} ms per bid"
+            if proc != "stream_svc"
+            else f"<= {w.get('stream_svc_cpu_ms_per_delivery', 0):.2f} ms per delivery (an upper bound: the"
+            " watchers run counts opening the streams too)"
+        )
         if proc in ("cassandra", "nats"):
             source += f", x{_a('replication'):.0f} replicas"
         lines.append(f"| {k} | {v:,.1f} | {m['nodes'][k]} | {source} |")
