@@ -70,6 +70,7 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
             "envoy_admin_port": 39901,
             "cassandra_port": 39042,
             "cassandra_storage_port": 37000,
+            "cassandra_jmx_port": 0,  # the test stack's Cassandra holds its JMX port
             "nats_port": 34222,
             "nats_monitor_port": 38222,
             "nats_url": "nats://127.0.0.1:34222",
