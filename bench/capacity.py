@@ -48,7 +48,7 @@ def model(scale: dict[str, Any], path: dict[str, Any] | None) -> dict[str, Any]:
     create_cpu: dict[str, float] = top["creates"]["cpu_s_per_1000"]
     per_auction_disk = top["disk"]["cassandra_bytes"] / n_top
     bids_on_disk = top["disk"]["nats_bids_bytes"]
-    total_bids = sum(v["bids"]["ops"] for v in levels.values()) + scale.get("warm_bids", 0)
+    total_bids = top["disk"].get("nats_bids_messages") or sum(v["bids"]["ops"] for v in levels.values())
     rate_bids = _a("peak_bids_per_s")
     rate_creates = _a("open_auctions") / (_a("auction_days") * 86400)
     rf = _a("replication")
@@ -165,8 +165,7 @@ def render(scale: dict[str, Any], path: dict[str, Any] | None) -> str:
         source = (
             f"{ms:.2f} ms per bid"
             if proc != "stream_svc"
-            else f"<= {w.get('stream_svc_cpu_ms_per_delivery', 0):.2f} ms per delivery (an upper bound: the"
-            " watchers run counts opening the streams too)"
+            else f"{w.get('stream_svc_cpu_ms_per_delivery', 0):.3f} ms per delivery (the watchers run's burst)"
         )
         if proc in ("cassandra", "nats"):
             source += f", x{_a('replication'):.0f} replicas"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import grpc
 
+from bench import procfs
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.settings import Settings
@@ -86,10 +87,13 @@ def run(
             raise RuntimeError("the watchers did not all get their first event")
         rss_watching = rss_bytes(stream_pid)
         during = while_watching() if while_watching else {}
+        cpu_watching = procfs.cpu_seconds(Path(f"/proc/{stream_pid}/stat"))
         finals = asyncio.run(burst(settings, token, ids, bidders, per_bidder))
         child.stdin.write(json.dumps(finals) + "\n")
         child.stdin.flush()
         summary: dict[str, object] = json.loads(child.stdout.readline())
+        # stream_svc's CPU from the first bid of the burst until every watcher has the last.
+        summary["stream_svc_cpu_s_burst"] = procfs.cpu_seconds(Path(f"/proc/{stream_pid}/stat")) - cpu_watching
     finally:
         child.kill()
         child.wait()
