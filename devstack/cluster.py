@@ -7,7 +7,8 @@ nodes under bid load. It is the single-node stack (devstack/stack.py) with the s
 as several nodes, each from the same components (devstack/components.py) as the single node:
 the same templates, changed only where the topology differs.
 
-Where everything listens, from one base port (32000 for ``make up-cluster``):
+Where everything listens, from one base port (22000 for ``make up-cluster``; below Linux's ephemeral
+range, 32768 and up, where a client socket of anything else may hold a port we need):
 
     Cassandra node i   127.0.0.(2+i)  CQL base+42, storage (gossip) base   -- an address each,
                                       the same ports, as on three machines (the driver takes
@@ -61,7 +62,7 @@ NODES = 3
 HEAP = "512M"
 CLUSTER_NAME = "gavel-local-cluster"
 FIRST_ADDRESS = 2  # 127.0.0.2
-UP_CLUSTER_BASE = 32000
+UP_CLUSTER_BASE = 22000
 
 
 def layout(base: int, nodes: int = NODES) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from gavel.settings import Settings
 from tests.cluster.report import table
 from tests.local_stack import PORT_OFFSET
 
-#: The test cluster's ports: 33000 and up (``make up-cluster`` serves on 32000 and up), shifted
+#: The test cluster's ports: 23000 and up (``make up-cluster`` serves on 22000 and up), shifted
 #: like the test stack's by GAVEL_TEST_PORT_OFFSET.
-BASE = 33000 + PORT_OFFSET
+BASE = 23000 + PORT_OFFSET
 
 
 @pytest.fixture(scope="session")

@@ -60,20 +60,20 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
     data_dir = tmp_path / f"up-{uuid.uuid4().hex[:8]}"
     settings = stack_settings(data_dir).model_copy(
         update={
-            "auction_port": 35051,
-            "bid_port": 35052,
-            "stream_port": 35053,
-            "auction_metrics_port": 39101,
-            "bid_metrics_port": 39102,
-            "stream_metrics_port": 39103,
-            "envoy_port": 38080,
-            "envoy_admin_port": 39901,
-            "cassandra_port": 39042,
-            "cassandra_storage_port": 37000,
+            "auction_port": 25051,
+            "bid_port": 25052,
+            "stream_port": 25053,
+            "auction_metrics_port": 29101,
+            "bid_metrics_port": 29102,
+            "stream_metrics_port": 29103,
+            "envoy_port": 28080,
+            "envoy_admin_port": 29901,
+            "cassandra_port": 29042,
+            "cassandra_storage_port": 27000,
             "cassandra_jmx_port": 0,  # the test stack's Cassandra holds its JMX port
-            "nats_port": 34222,
-            "nats_monitor_port": 38222,
-            "nats_url": "nats://127.0.0.1:34222",
+            "nats_port": 26222,
+            "nats_monitor_port": 28222,
+            "nats_url": "nats://127.0.0.1:26222",
         }
     )
     launcher = subprocess.Popen(
