@@ -56,23 +56,25 @@ def _port_open(port: int) -> bool:
 
 
 def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    """What `make up` runs, on a third set of ports: banner, then Ctrl-C leaves no process."""
+    """What `make up` runs, on a third set of ports (26xxx: below the ephemeral range, where a
+    client socket can hold a port, and apart from other tests' own servers): banner, then
+    Ctrl-C leaves no process."""
     data_dir = tmp_path / f"up-{uuid.uuid4().hex[:8]}"
     settings = stack_settings(data_dir).model_copy(
         update={
-            "auction_port": 25051,
-            "bid_port": 25052,
-            "stream_port": 25053,
-            "auction_metrics_port": 29101,
-            "bid_metrics_port": 29102,
-            "stream_metrics_port": 29103,
-            "envoy_port": 28080,
-            "envoy_admin_port": 29901,
-            "cassandra_port": 29042,
-            "cassandra_storage_port": 27000,
+            "auction_port": 26051,
+            "bid_port": 26052,
+            "stream_port": 26053,
+            "auction_metrics_port": 26101,
+            "bid_metrics_port": 26102,
+            "stream_metrics_port": 26103,
+            "envoy_port": 26080,
+            "envoy_admin_port": 26901,
+            "cassandra_port": 26042,
+            "cassandra_storage_port": 26000,
             "cassandra_jmx_port": 0,  # the test stack's Cassandra holds its JMX port
             "nats_port": 26222,
-            "nats_monitor_port": 28222,
+            "nats_monitor_port": 26822,
             "nats_url": "nats://127.0.0.1:26222",
         }
     )
@@ -81,7 +83,7 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
         cwd=ROOT,
         env=settings.as_env(),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(data_dir.parent / "launcher.err").open("w"),
         text=True,
     )
     try:
@@ -93,7 +95,8 @@ def test_devstack_up_serves_then_stops_everything_on_ctrl_c(tmp_path: Path) -> N
             if line.startswith("Ctrl-C stops everything"):
                 break
         else:
-            pytest.fail(f"launcher exited ({launcher.wait()}) without serving")
+            err = (data_dir.parent / "launcher.err").read_text()[-3000:]
+            pytest.fail(f"launcher exited ({launcher.wait()}) without serving; its stderr ends:\n{err}")
         assert _port_open(settings.envoy_port)
         # The banner's example works as printed: its token and its request create an auction.
         token = next(line.split("TOKEN=", 1)[1].strip() for line in banner if "export TOKEN=" in line)
