@@ -59,5 +59,6 @@ def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
     assert set(r["ratios"]) >= {"bid_cost_400_vs_100", "create_cost_400_vs_100", "bid_p99_400_vs_100"}
     doc = capacity.render(r, None)
     model = capacity.model(r, None)
-    assert all(cores > 0 for cores in model["cores"].values())
+    # The bench's bids go to bid_svc directly: Envoy's share may round to nothing, the path's may not.
+    assert all(model["cores"][k] > 0 for k in ("bid_svc (API and workers)", "cassandra", "nats"))
     assert f"the first bottleneck is {model['first_bottleneck']}" in doc
