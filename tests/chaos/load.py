@@ -13,8 +13,9 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 
@@ -174,3 +175,19 @@ class Watcher:
             raise AssertionError(
                 f"watcher of {self.auction_id}: not satisfied in {timeout} s; last saw {seen}"
             ) from None
+
+
+T = TypeVar("T")
+
+
+async def until_available(call: Callable[[], Awaitable[T]], deadline_s: float = 120) -> T:
+    """As a client does: a service that answers UNAVAILABLE (its store is reconnecting after a
+    fault; the driver backs off between attempts) is asked again, within a deadline."""
+    give_up = time.monotonic() + deadline_s
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > give_up:
+                raise
+        await asyncio.sleep(0.5)  # a client's retry backoff

@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import grpc
 import pytest
@@ -30,7 +29,7 @@ from devstack.stack import Stack
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.settings import Settings
-from tests.chaos.load import DECIDED, BidLoad, Watcher
+from tests.chaos.load import DECIDED, BidLoad, Watcher, until_available
 from tests.chaos.report import FaultFigures, record
 from tests.integration.bid_log import commands_per_partition, consumer_creations, partitions
 from tests.integration.bidding import (
@@ -46,7 +45,6 @@ from tests.integration.bidding import (
     placed,
 )
 
-T = TypeVar("T")
 AUCTIONS = 12
 #: Answered bids before the fault, and decided ones sent after recovery, per fault.
 BEFORE, AFTER = 60, 30
@@ -135,19 +133,6 @@ FAULTS: dict[str, Inject] = {
 }
 
 
-async def _until_available(call: Callable[[], Awaitable[T]], deadline_s: float = 120) -> T:
-    """As a client does: a service that answers UNAVAILABLE (its store is reconnecting after a
-    fault; the driver backs off between attempts) is asked again, within a deadline."""
-    give_up = time.monotonic() + deadline_s
-    while True:
-        try:
-            return await call()
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > give_up:
-                raise
-        await asyncio.sleep(0.5)  # a client's retry backoff
-
-
 @contextlib.asynccontextmanager
 async def _watchers(settings: Settings, auctions: list[str]) -> AsyncIterator[dict[str, Watcher]]:
     async with grpc.aio.insecure_channel(settings.target("stream")) as channel:
@@ -166,7 +151,7 @@ async def test_no_acknowledged_bid_is_lost(
 ) -> None:
     seller = token_for(f"seller-{uuid.uuid4().hex[:6]}")
     auctions = [
-        (await _until_available(lambda: create_auction(settings, seller, starting_price=100))).auction_id
+        (await until_available(lambda: create_auction(settings, seller, starting_price=100))).auction_id
         for _ in range(AUCTIONS)
     ]
     assert len({bus.partition_of(uuid.UUID(a), settings.bid_partitions) for a in auctions}) > 1
@@ -192,7 +177,7 @@ async def test_no_acknowledged_bid_is_lost(
             by_auction = Counter(s.request.auction_id for s in acknowledged)
             for auction_id in auctions:  # settled: each auction has decided every bid it was sent
                 await watchers[auction_id].until(lambda x, n=by_auction[auction_id]: x.bid_count >= n)
-            finals = {a: await _until_available(lambda a=a: get_auction(settings, a)) for a in auctions}
+            finals = {a: await until_available(lambda a=a: get_auction(settings, a)) for a in auctions}
 
             async with bid_stub(settings) as stub:
                 lost = 0

@@ -34,7 +34,7 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auth import mint_dev_token
 from gavel.settings import Settings
-from tests.chaos.load import DECIDED, BidLoad, Sent
+from tests.chaos.load import DECIDED, BidLoad, Sent, until_available
 from tests.cluster.report import MEMORY, NodeFigures, record
 from tests.integration.bidding import (
     all_bids,
@@ -91,18 +91,6 @@ class Phase:
     restarting: float = 0.0
     back: float = 0.0
     ended: float = 0.0
-
-
-async def _until_available(call: Any, deadline_s: float = 120) -> Any:
-    """As a client does: UNAVAILABLE (a store reconnecting) is asked again, within a deadline."""
-    give_up = time.monotonic() + deadline_s
-    while True:
-        try:
-            return await call()
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > give_up:
-                raise
-        await asyncio.sleep(0.5)  # a client's retry backoff
 
 
 async def _bid_log_leader(settings: Settings) -> str:
@@ -162,7 +150,7 @@ async def _decided(stub: pb_grpc.BidServiceStub, auction_id: str, bid_id: str, d
     tests await events), so this is a bounded poll."""
     give_up = time.monotonic() + deadline_s
     while True:
-        bid = await _until_available(lambda: stub.GetBid(pb.GetBidRequest(auction_id=auction_id, bid_id=bid_id)))
+        bid = await until_available(lambda: stub.GetBid(pb.GetBidRequest(auction_id=auction_id, bid_id=bid_id)))
         if bid.status in DECIDED or time.monotonic() > give_up:
             return bid
         await asyncio.sleep(0.2)
@@ -217,7 +205,7 @@ async def test_a_node_of_each_cluster_dies_under_load_and_no_acknowledged_bid_is
 
     seller = token(f"seller-{uuid.uuid4().hex[:6]}")
     auctions = [
-        (await _until_available(lambda: create_auction(s, seller, starting_price=100))).auction_id
+        (await until_available(lambda: create_auction(s, seller, starting_price=100))).auction_id
         for _ in range(AUCTIONS)
     ]
     load = TimedLoad(s, auctions, [token(b) for b in new_bidders(20)])
@@ -254,8 +242,8 @@ async def test_a_node_of_each_cluster_dies_under_load_and_no_acknowledged_bid_is
                     except grpc.aio.AioRpcError as exc:
                         assert exc.code() == grpc.StatusCode.NOT_FOUND
                         lost.add(bid_id)
-            history = await _until_available(lambda a=auction_id: all_bids(stub, a))
-            final = await _until_available(lambda a=auction_id: get_auction(s, a))
+            history = await until_available(lambda a=auction_id: all_bids(stub, a))
+            final = await until_available(lambda a=auction_id: get_auction(s, a))
             by_id = {b.bid_id: b for b in placed(history)}
             lost |= set(mine) - set(by_id)
             assert not lost, f"acknowledged bids missing from the history of {auction_id}: {sorted(lost)}"
