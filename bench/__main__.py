@@ -26,7 +26,7 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 
 from bench import fanout, jvm
-from bench.runs import bench_settings, cpu_seconds, delta, ghz, scrape, summary
+from bench.runs import bench_settings, delta, ghz, measure, summary
 from bid_svc.ledger import Ledger
 from devstack.stack import running
 from gavel import bus, commands, cql
@@ -243,17 +243,12 @@ def main() -> None:
             return
 
         def measured(key: str, run: Callable[[], dict[str, Any]]) -> None:
-            """One run, with the CPU every process (clients included) spent per 1000 ops."""
-            cpu_before, metrics_before = cpu_seconds(pids), scrape(settings)
-            result = run()
-            cpu_after, metrics_after = cpu_seconds(pids), scrape(settings)
-            groups = delta(metrics_before, metrics_after, "gavel_bid_group_size_")
-            result["cpu_s_per_1000"] = {
-                name: 1000 * (cpu_after[name] - cpu_before[name]) / result["ops"] for name in cpu_after
-            }
+            """One run (``runs.measure``), with the bids per compare-and-set and PlaceBid's answers."""
+            result, metrics = measure(pids, settings, run)
+            groups = delta(*metrics, "gavel_bid_group_size_")
             if groups.get("count"):
                 result["bids_per_cas"] = groups["sum"] / groups["count"]
-            answers = delta(metrics_before, metrics_after, "gavel_place_bid_answers_total")
+            answers = delta(*metrics, "gavel_place_bid_answers_total")
             if any(answers.values()):
                 result["answers"] = answers
             results[key] = result

@@ -11,6 +11,7 @@ import resource
 import statistics
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,20 @@ def scrape(settings: Settings) -> dict[str, float]:
 
 def delta(before: dict[str, float], after: dict[str, float], prefix: str) -> dict[str, float]:
     return {k[len(prefix) :]: v - before.get(k, 0.0) for k, v in after.items() if k.startswith(prefix)}
+
+
+def measure(
+    pids: dict[str, int], settings: Settings, run: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], tuple[dict[str, float], dict[str, float]]]:
+    """One run, with the CPU every process (clients included) spent per 1000 ops added to its
+    result; and bid_svc's metrics before and after it, for ``delta``."""
+    cpu_before, metrics_before = cpu_seconds(pids), scrape(settings)
+    result = run()
+    cpu_after, metrics_after = cpu_seconds(pids), scrape(settings)
+    result["cpu_s_per_1000"] = {
+        name: 1000 * (cpu_after[name] - cpu_before[name]) / max(1, result["ops"]) for name in cpu_after
+    }
+    return result, (metrics_before, metrics_after)
 
 
 def summary(latencies: list[float], elapsed: float) -> dict[str, float]:

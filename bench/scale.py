@@ -37,7 +37,7 @@ from cassandra.cluster import Session
 
 from bench import capacity, fanout, jvm
 from bench.fanout import rss_bytes
-from bench.runs import GHZ_DEFAULT, bench_settings, cpu_seconds, delta, ghz, scrape
+from bench.runs import GHZ_DEFAULT, bench_settings, delta, ghz, measure
 from devstack import components
 from devstack.stack import Stack, running
 from gavel import bus, cql
@@ -107,17 +107,12 @@ class Bench:
         return {name: p.pid for name, p in self.stack.processes.items()}
 
     def measured(self, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """One run with the CPU every process (clients included) spent per 1000 ops."""
-        pids = self.pids
-        cpu_before, metrics_before = cpu_seconds(pids), scrape(self.settings)
-        result = run()
-        cpu_after, metrics_after = cpu_seconds(pids), scrape(self.settings)
-        per_op = {name: 1000 * (cpu_after[name] - cpu_before[name]) / max(1, result["ops"]) for name in cpu_after}
-        result["cpu_s_per_1000"] = per_op
-        result["cpu_ms_per_op"] = sum(v for k, v in per_op.items() if k != "envoy")
+        """One run (``runs.measure``), with its CPU ms per op in all and bid_svc's counters."""
+        result, metrics = measure(self.pids, self.settings, run)
+        result["cpu_ms_per_op"] = sum(v for k, v in result["cpu_s_per_1000"].items() if k != "envoy")
         result["bid_svc_counters"] = {
             k: v
-            for k, v in delta(metrics_before, metrics_after, "gavel_").items()
+            for k, v in delta(*metrics, "gavel_").items()
             if v and ("decisions" in k or "conflicts" in k or "answers" in k)
         }
         return result
