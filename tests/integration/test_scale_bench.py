@@ -38,6 +38,11 @@ def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
         assert level["bids"]["ops"] > 0 and level["bids"]["cpu_ms_per_op"] > 0
         decided = sum(v for k, v in level["bids"]["bid_svc_counters"].items() if k.startswith("bid_decisions_total"))
         assert decided >= level["bids"]["status"]["OK"] > 0  # every answered bid was decided (and proxy bids)
+        # Each bid beats the one before it: the outcome mix is the same at every N (a few may
+        # race a later one on the same auction and lose to it).
+        accepted = level["bids"]["bid_svc_counters"]['place_bid_answers_total{status="BID_STATUS_ACCEPTED"}']
+        assert accepted >= 0.9 * level["bids"]["status"]["OK"]
+        assert len(level["bids"]["cpu_ms_per_op_runs"]) == scale.REPEATS
         assert level["creates"]["ops"] > 0 and level["creates"]["status"].get("OK", 0) > 0
         # The per-auction caches report their sizes (on the shared stack they hold other tests' auctions too).
         assert level["memory"]["entries"]["gavel_bid_sellers_known"] >= 1
