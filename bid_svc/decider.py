@@ -43,7 +43,8 @@ from gavel import bus, commands
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import Clock, utcnow
 from gavel.domain.auction import Auction
-from gavel.domain.bidding import BidOutcome, Closed, Steps, decide_all
+from gavel.domain.bidding import BidOutcome, Closed, Steps
+from gavel.domain.decision import decide_all
 from gavel.messages import auction_to_pb, outcome_to_pb
 
 log = logging.getLogger(__name__)

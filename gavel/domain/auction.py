@@ -69,6 +69,34 @@ class SoftClose:
     hard_end: datetime
 
 
+class SaleStatus(enum.Enum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    UNSOLD = "unsold"
+
+
+#: The payment window and the next-bidder offers of an auction stored before they existed.
+DEFAULT_PAYMENT_WINDOW = timedelta(hours=48)
+DEFAULT_MAX_OFFERS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """What follows the gavel: the buyer (the winner, offer 0, or a next bidder) pays by
+    ``pay_by``, or the sale moves on; ``passed`` never get an offer again."""
+
+    buyer_id: str
+    price: int
+    status: SaleStatus
+    pay_by: datetime | None
+    offer: int = 0
+    paid_at: datetime | None = None
+    #: The PaySale that paid: its retry answers the same, any other payment is refused.
+    paid_request_id: str = ""
+    #: Buyers who did not pay in their window or declined, in the order they were passed.
+    passed: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Auction:
     auction_id: uuid.UUID
@@ -99,6 +127,11 @@ class Auction:
     winner_id: str = ""
     #: The leader's maximum: private to the leader, never in any read of anyone else's.
     leader_max: int = 0
+    #: The sale's terms, fixed when the auction is created.
+    payment_window: timedelta = DEFAULT_PAYMENT_WINDOW
+    max_offers: int = DEFAULT_MAX_OFFERS
+    #: Set when the auction closes with a winner (or sells by Buy It Now).
+    sale: Sale | None = None
 
     @property
     def increment_table(self) -> tuple[IncrementStep, ...]:

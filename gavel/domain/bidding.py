@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Union
 
-from gavel.domain.auction import Auction
+from gavel.domain.auction import Auction, Sale, SaleStatus
+
+if TYPE_CHECKING:
+    from gavel.domain.refusals import Refused
+    from gavel.domain.sale import SaleChanged
+    from gavel.domain.takeback import Cancelled, Retracted
 
 _PROXY_NS = uuid.UUID("1b6f2f0e-9f7e-4c64-8a55-57d3c3f0a0d1")
 
@@ -72,9 +77,6 @@ class CloseAuction:
     at: datetime
 
 
-Command = PlaceBid | BuyNow | CloseAuction
-
-
 @dataclass(frozen=True, slots=True)
 class BidOutcome:
     """A decided bid, as its history row records it."""
@@ -97,6 +99,8 @@ class BidOutcome:
     highest_bid: int
     #: The leading bid this one replaced (accepted bids only), so the chain can be checked.
     prev_bid_id: uuid.UUID | None
+    #: Taken back by its bidder (``takeback.decide_retract``): kept in the history, marked.
+    retracted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,8 @@ class Closed:
     winner_id: str
 
 
-Outcome = BidOutcome | Closed
+#: What a decided command records (the ones after the gavel live in sale, takeback, refusals).
+Outcome = Union["BidOutcome", "Closed", "SaleChanged", "Cancelled", "Retracted", "Refused"]
 #: A decided command's records, each with the auction's state right after it.
 Steps = list[tuple[Auction, Outcome]]
 
@@ -235,6 +240,7 @@ def decide_buy_now(state: Auction, buy: BuyNow) -> Steps:
         closed_at=buy.placed_at,
         winner_id=buy.bidder_id,
     )
+    after = replace(after, sale=sale_to_winner(after))
     outcome = BidOutcome(
         buy.bid_id, buy.auction_id, buy.bidder_id, BidKind.BUY_NOW, bn, bn, buy.placed_at, True, None,
         after.version, bn, state.highest_bid_id,
@@ -249,24 +255,14 @@ def decide_close(state: Auction, close: CloseAuction) -> Steps:
         return []
     winner = state.highest_bidder_id if state.reserve_met else ""
     after = replace(state, version=state.version + 1, closed_at=close.at, winner_id=winner)
+    after = replace(after, sale=sale_to_winner(after))
     return [(after, Closed(close, after.version, winner))]
 
 
-def decide(state: Auction, command: Command) -> Steps:
-    """The records one command makes (none for a repeated close), each with its state."""
-    if isinstance(command, PlaceBid):
-        return decide_bid(state, command)
-    if isinstance(command, BuyNow):
-        return decide_buy_now(state, command)
-    return decide_close(state, command)
-
-
-def decide_all(state: Auction, commands: Iterable[Command]) -> tuple[Auction, Steps]:
-    """Group commit's fold: the commands in log order, each record with the state right after it."""
-    steps: Steps = []
-    for command in commands:
-        made = decide(state, command)
-        if made:
-            state = made[-1][0]
-            steps += made
-    return state, steps
+def sale_to_winner(closed: Auction) -> Sale | None:
+    """The sale a close starts: the winner owes the final price within the auction's window."""
+    if not closed.winner_id or closed.closed_at is None:
+        return None
+    return Sale(
+        closed.winner_id, closed.highest_bid, SaleStatus.AWAITING_PAYMENT, closed.closed_at + closed.payment_window
+    )

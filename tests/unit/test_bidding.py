@@ -17,10 +17,10 @@ from gavel.domain.bidding import (
     PlaceBid,
     RejectReason,
     Steps,
-    decide_all,
     decide_bid,
     decide_close,
 )
+from gavel.domain.decision import decide_all
 
 
 def one(steps: Steps) -> BidOutcome:
