@@ -320,7 +320,9 @@ def test_sale_cancel_and_retraction_follow_the_words(auction: Auction, data: st.
             offer, old = data.draw(st.sampled_from(stale))
             assert impl.apply(SaleDeadline(AUCTION, offer, old, at)) == []
         assert same_sale(impl.state, model)
-    event(f"sale ended {impl.state.sale.status.value} at offer {impl.state.sale.offer}" if impl.state.sale else "no sale")
+    event(
+        f"sale ended {impl.state.sale.status.value} at offer {impl.state.sale.offer}" if impl.state.sale else "no sale"
+    )
     # Folding the whole log at once (group commit) gives the same auction.
     final, _ = decide_all(auction, impl.log)
     assert final == impl.state
