@@ -12,12 +12,15 @@ import grpc
 
 from auction_svc import dev_auth, service
 from auction_svc.closer import Closer
+from auction_svc.payments import StandInProvider
 from gavel import bus, cql, services
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.paging import PageTokens
+from gavel.replies import Replies
 from gavel.server import ServiceSpec, run, run_in_background
 from gavel.settings import Settings
+from gavel.submission import Submitter
 
 SERVICE = services.AUCTION
 
@@ -32,7 +35,11 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
 
     store = AuctionStore(session)
     tokens = PageTokens(settings.secret("page_token_secret"), f"{service.SERVICE_NAME}/ListAuctions")
-    pb_grpc.add_AuctionServiceServicer_to_server(service.AuctionService(store, tokens), server)
+    replies = Replies(nc)
+    await replies.start()
+    resources.push_async_callback(replies.stop)
+    servicer = service.AuctionService(settings, store, tokens, Submitter(settings, js, replies), StandInProvider())
+    pb_grpc.add_AuctionServiceServicer_to_server(servicer, server)
     dev_auth.register(server, settings)
 
     run_in_background(resources, "closer", Closer(settings, js, session, store).run)

@@ -1,4 +1,5 @@
-"""Ends auctions on time by appending a close command to each auction's log partition.
+"""Ends auctions on time by appending a close command to each auction's log partition, and
+moves sales on at their deadlines the same way (a deadline command at each offer's pay_by).
 
 Going through the log, rather than writing ``ENDED`` directly, puts the close behind every
 bid received before the end, so the winner is decided from all of them, once, by the worker.
@@ -16,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 import nats.errors
 from cassandra import OperationTimedOut, RequestExecutionException
@@ -24,7 +26,17 @@ from cassandra.cluster import Session
 from nats.js import JetStreamContext
 
 from gavel import bus, commands, cql
-from gavel.auction_store import FAR_PAST, MAX_ID, MIN_ID, AuctionStore, EndEntry, end_hour
+from gavel.auction_store import (
+    DEADLINE_HOURS_SCOPE,
+    END_HOURS_SCOPE,
+    FAR_PAST,
+    MAX_ID,
+    MIN_ID,
+    AuctionStore,
+    DeadlineEntry,
+    EndEntry,
+    end_hour,
+)
 from gavel.clock import Clock, from_cassandra, utcnow
 from gavel.lease import Leases, bucket
 from gavel.settings import Settings
@@ -36,6 +48,7 @@ LEASE_KEY = "closer"
 FIRST_RUN_LOOKBACK = timedelta(days=1)
 PAGE = 500
 CLOCK_SKEW_MARGIN = timedelta(seconds=2)
+E = TypeVar("E")
 
 
 class Closer:
@@ -69,6 +82,7 @@ class Closer:
                     holding = await (leases.renew(LEASE_KEY) if holding else leases.try_acquire(LEASE_KEY))
                     if holding:
                         await self.close_due()
+                        await self.deadlines_due()
                 except (nats.errors.Error, RequestExecutionException, OperationTimedOut, OSError) as exc:
                     log.warning("closer round failed, retrying: %s", exc)
                 except Exception:  # a bug in one round must not stop closing auctions for good
@@ -82,23 +96,31 @@ class Closer:
 
     async def close_due(self) -> int:
         """Publishes closes for everything that ended since the recorded point; returns how many."""
+        return await self._walk(_Ends(self._store), self._name)
+
+    async def deadlines_due(self) -> int:
+        """Publishes the deadline of every sale offer whose ``pay_by`` has passed since the
+        recorded point (its own); returns how many."""
+        return await self._walk(_Deadlines(self._store), f"{self._name}-deadlines")
+
+    async def _walk(self, timers: _Timers[Any], name: str) -> int:
         now = self._clock()
-        rows = (await cql.execute(self._session, self._load, (self._name,))).current_rows
+        rows = (await cql.execute(self._session, self._load, (name,))).current_rows
         done_until = from_cassandra(rows[0].done_until) if rows else now - FIRST_RUN_LOOKBACK
         published = 0
-        position = EndEntry(done_until, MAX_ID)
+        position = timers.after(done_until)
         hour = end_hour(done_until)
         while hour <= end_hour(now):
-            hours = await self._store.end_hours(hour, ascending=True, limit=48)
+            hours = await self._store.end_hours(hour, ascending=True, limit=48, scope=timers.scope)
             hours = [h for h in hours if h <= end_hour(now)]
             if not hours:
                 break
             for h in hours:
-                after = position if h == end_hour(done_until) else EndEntry(FAR_PAST, MIN_ID)
+                after = position if h == end_hour(done_until) else timers.first
                 while True:
-                    entries = await self._store.ending_in(h, after, ascending=True, limit=PAGE)
-                    due = [e for e in entries if e.end_date <= now]
-                    await asyncio.gather(*(self._publish_close(e) for e in due))
+                    entries = await timers.entries(h, after, PAGE)
+                    due = [e for e in entries if timers.due(e) <= now]
+                    await asyncio.gather(*(self._publish(timers.command(e)) for e in due))
                     published += len(due)
                     if len(due) < PAGE:
                         break
@@ -106,12 +128,65 @@ class Closer:
             hour = hours[-1] + 1
         # Recorded a little behind now: an auction created on a host whose clock runs behind
         # ours could still end in that margin; re-publishing its close next round is harmless.
-        await cql.execute(self._session, self._save, (self._name, now - CLOCK_SKEW_MARGIN))
+        await cql.execute(self._session, self._save, (name, now - CLOCK_SKEW_MARGIN))
         return published
 
-    async def _publish_close(self, entry: EndEntry) -> None:
-        command = commands.CloseAuctionCommand(auction_id=entry.auction_id, end_date=entry.end_date)
-        partition = bus.partition_of(entry.auction_id, self._settings.bid_partitions)
+    async def _publish(self, command: commands.CloseAuctionCommand | commands.SaleDeadlineCommand) -> None:
+        partition = bus.partition_of(command.auction_id, self._settings.bid_partitions)
         await self._js.publish(
             bus.bid_subject(partition), commands.encode(command), headers={"Nats-Msg-Id": command.msg_id}
         )
+
+
+class _Timers(Protocol[E]):
+    """One kind of durable timer the closer walks: hour buckets (a scope of ``end_hours``) of
+    entries ordered by the moment they are due, and the command each one puts in the log."""
+
+    scope: str
+    #: Before every entry of an hour.
+    first: E
+
+    def after(self, moment: datetime) -> E: ...
+    async def entries(self, hour: int, after: E, limit: int) -> list[E]: ...
+    def due(self, entry: E) -> datetime: ...
+    def command(self, entry: E) -> commands.CloseAuctionCommand | commands.SaleDeadlineCommand: ...
+
+
+class _Ends:
+    scope = END_HOURS_SCOPE
+    first = EndEntry(FAR_PAST, MIN_ID)
+
+    def __init__(self, store: AuctionStore) -> None:
+        self._store = store
+
+    def after(self, moment: datetime) -> EndEntry:
+        return EndEntry(moment, MAX_ID)
+
+    async def entries(self, hour: int, after: EndEntry, limit: int) -> list[EndEntry]:
+        return await self._store.ending_in(hour, after, ascending=True, limit=limit)
+
+    def due(self, entry: EndEntry) -> datetime:
+        return entry.end_date
+
+    def command(self, entry: EndEntry) -> commands.CloseAuctionCommand:
+        return commands.CloseAuctionCommand(auction_id=entry.auction_id, end_date=entry.end_date)
+
+
+class _Deadlines:
+    scope = DEADLINE_HOURS_SCOPE
+    first = DeadlineEntry(FAR_PAST, MIN_ID, -1)
+
+    def __init__(self, store: AuctionStore) -> None:
+        self._store = store
+
+    def after(self, moment: datetime) -> DeadlineEntry:
+        return DeadlineEntry(moment, MAX_ID, 2**31 - 1)
+
+    async def entries(self, hour: int, after: DeadlineEntry, limit: int) -> list[DeadlineEntry]:
+        return await self._store.deadlines_in(hour, after, limit)
+
+    def due(self, entry: DeadlineEntry) -> datetime:
+        return entry.pay_by
+
+    def command(self, entry: DeadlineEntry) -> commands.SaleDeadlineCommand:
+        return commands.SaleDeadlineCommand(auction_id=entry.auction_id, offer=entry.offer, pay_by=entry.pay_by)

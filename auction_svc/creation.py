@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -14,9 +15,10 @@ import pycountry
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import to_ms
-from gavel.domain.auction import Auction, IncrementStep, Item, SoftClose
+from gavel.domain.auction import DEFAULT_MAX_OFFERS, DEFAULT_PAYMENT_WINDOW, Auction, IncrementStep, Item, SoftClose
 from gavel.errors import FieldViolation, InvalidArgument
 from gavel.messages import from_timestamp
+from gavel.settings import Settings
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 5000
@@ -50,7 +52,22 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def new_auction(request: pb.CreateAuctionRequest, seller_id: str, now: datetime) -> Auction:
+@dataclass(frozen=True, slots=True)
+class SaleTerms:
+    """The sale's terms an auction is created with (settings; production's by default)."""
+
+    payment_window_default: timedelta = DEFAULT_PAYMENT_WINDOW
+    payment_window_min: timedelta = timedelta(hours=24)
+    max_offers: int = DEFAULT_MAX_OFFERS
+
+    @classmethod
+    def of(cls, settings: Settings) -> SaleTerms:
+        return cls(settings.payment_window_default, settings.payment_window_min, settings.sale_max_offers)
+
+
+def new_auction(
+    request: pb.CreateAuctionRequest, seller_id: str, now: datetime, terms: SaleTerms = SaleTerms()
+) -> Auction:
     """The auction the request describes, or InvalidArgument naming every bad field."""
     bad: list[FieldViolation] = []
 
@@ -98,6 +115,13 @@ def new_auction(request: pb.CreateAuctionRequest, seller_id: str, now: datetime)
     increments = _increments(request, violation)
     _prices(request, violation)
     soft_close = _soft_close(request, start, end if request.HasField("end_date") else None, violation)
+    window = terms.payment_window_default
+    if request.HasField("payment_window"):
+        window = timedelta(milliseconds=request.payment_window.ToMilliseconds())  # as stored
+        if not terms.payment_window_min <= window <= MAX_DURATION:
+            violation(
+                "payment_window", f"from {terms.payment_window_min} to {MAX_DURATION.days} days (or unset: the default)"
+            )
 
     if bad:
         raise InvalidArgument(bad)
@@ -115,6 +139,8 @@ def new_auction(request: pb.CreateAuctionRequest, seller_id: str, now: datetime)
         increments=increments,
         soft_close=soft_close,
         original_end_date=end,
+        payment_window=window,
+        max_offers=terms.max_offers,
     )
 
 

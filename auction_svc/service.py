@@ -1,35 +1,72 @@
-"""The AuctionService servicer: proto in, domain calls, proto out; nothing else."""
+"""The AuctionService servicer: proto in, domain calls, proto out; nothing else.
+
+What changes an auction after its creation (cancel, pay, decline) is a command in the
+auction's log (``Submitter``), decided by the worker in order with the bids; only who may
+ask is checked here first, so a stranger's request never reaches the log.
+"""
 
 from __future__ import annotations
+
+import uuid
 
 import grpc
 
 from auction_svc import creation, listing
+from auction_svc.payments import Charge, PaymentProvider
+from gavel import commands
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.auth import MAX_USER_ID
 from gavel.clock import Clock, utcnow
-from gavel.errors import FieldViolation, InvalidArgument, NotFound
+from gavel.domain.auction import Auction
+from gavel.domain.refusals import Refused
+from gavel.domain.sale import PaySale, SaleChanged, decide_pay
+from gavel.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from gavel.interceptors import require_principal, viewer_id
-from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id
+from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id, sale_to_pb
 from gavel.paging import PageTokens, page_size
+from gavel.settings import Settings
+from gavel.submission import Submitter, refusal_error
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
-AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/CreateAuction"})
+AUTHENTICATED_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{m}" for m in ("CreateAuction", "CancelAuction", "GetSale", "PaySale", "DeclineOffer")
+)
+MAX_REASON = 500
+MAX_REQUEST_ID = 128
 
 
 class AuctionService(pb_grpc.AuctionServiceServicer):
-    def __init__(self, store: AuctionStore, tokens: PageTokens, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: AuctionStore,
+        tokens: PageTokens,
+        submitter: Submitter,
+        payments: PaymentProvider,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._settings = settings
         self._store = store
         self._tokens = tokens
+        self._submitter = submitter
+        self._payments = payments
+        self._terms = creation.SaleTerms.of(settings)
         self._clock = clock
+
+    async def _auction(self, auction_id: str) -> Auction:
+        parsed = parse_id(auction_id, "auction_id")
+        auction = await self._store.get(parsed)
+        if auction is None:
+            raise NotFound(f"auction {parsed} not found")
+        return auction
 
     async def CreateAuction(
         self, request: pb.CreateAuctionRequest, context: grpc.aio.ServicerContext[pb.CreateAuctionRequest, pb.Auction]
     ) -> pb.Auction:
         seller = require_principal()
-        auction = creation.new_auction(request, seller.user_id, self._clock())
+        auction = creation.new_auction(request, seller.user_id, self._clock(), self._terms)
         stored, _created = await self._store.create(auction)
         return auction_to_pb(stored, self._clock(), seller.user_id)
 
@@ -65,3 +102,85 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         return pb.ListAuctionsResponse(
             auctions=[auction_to_pb(a, now, viewer) for a in auctions], next_page_token=token
         )
+
+    async def CancelAuction(
+        self, request: pb.CancelAuctionRequest, context: grpc.aio.ServicerContext[pb.CancelAuctionRequest, pb.Auction]
+    ) -> pb.Auction:
+        seller = require_principal().user_id
+        if len(request.reason) > MAX_REASON:
+            raise InvalidArgument([FieldViolation("reason", f"at most {MAX_REASON} characters")])
+        auction = await self._auction(request.auction_id)
+        if auction.seller_id != seller:
+            raise PermissionDenied("only the seller may cancel the auction")
+        command = commands.CancelAuctionCommand(
+            auction_id=auction.auction_id,
+            command_id=uuid.uuid4(),
+            received_at=self._clock(),
+            reply_to=self._submitter.reply_to,
+            seller_id=seller,
+            reason=request.reason,
+            min_remaining=self._settings.cancel_min_remaining,
+        )
+        return pb.Auction.FromString((await self._submitter.decided(command)).data)
+
+    async def GetSale(
+        self, request: pb.GetSaleRequest, context: grpc.aio.ServicerContext[pb.GetSaleRequest, pb.Sale]
+    ) -> pb.Sale:
+        viewer = require_principal().user_id
+        auction = await self._auction(request.auction_id)
+        sale = auction.sale
+        if sale is None:
+            raise NotFound(f"auction {auction.auction_id} has no sale (it has not closed with a winner)")
+        if viewer not in (auction.seller_id, sale.buyer_id):
+            raise PermissionDenied("the sale is the seller's and its buyer's to see")
+        unpaid = await self._store.unpaid_items(sale.buyer_id) if viewer == auction.seller_id and sale.buyer_id else 0
+        return sale_to_pb(auction, viewer, unpaid)
+
+    async def PaySale(
+        self, request: pb.PaySaleRequest, context: grpc.aio.ServicerContext[pb.PaySaleRequest, pb.Sale]
+    ) -> pb.Sale:
+        buyer = require_principal().user_id
+        if len(request.request_id) > MAX_REQUEST_ID:
+            raise InvalidArgument([FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters")])
+        auction = await self._auction(request.auction_id)
+        # The rules first on what was just read: a payment they refuse, or repeat, is answered
+        # without charging anyone; only one they would take is charged, then decided in the
+        # log (which has the last word: a refusal there gives the payment back).
+        at = self._clock()
+        [(_, judged)] = decide_pay(auction, PaySale(auction.auction_id, buyer, request.request_id, at))
+        if isinstance(judged, Refused):
+            raise refusal_error(judged.reason.value, auction.auction_id)
+        assert isinstance(judged, SaleChanged)
+        if judged.version == auction.version:  # the payment that paid, again
+            return sale_to_pb(auction, buyer)
+        command = commands.PaySaleCommand(
+            auction_id=auction.auction_id,
+            command_id=uuid.uuid4(),
+            received_at=at,
+            reply_to=self._submitter.reply_to,
+            buyer_id=buyer,
+            request_id=request.request_id,
+        )
+        key = f"{auction.auction_id}:{buyer}:{request.request_id}"
+        charge = Charge(str(auction.auction_id), buyer, judged.sale.price, auction.currency, key)
+        await self._payments.charge(charge)
+        try:
+            reply = await self._submitter.decided(command)
+        except (FailedPrecondition, PermissionDenied):
+            await self._payments.refund(charge)
+            raise
+        return pb.Sale.FromString(reply.data)
+
+    async def DeclineOffer(
+        self, request: pb.DeclineOfferRequest, context: grpc.aio.ServicerContext[pb.DeclineOfferRequest, pb.Sale]
+    ) -> pb.Sale:
+        bidder = require_principal().user_id
+        auction = await self._auction(request.auction_id)
+        command = commands.DeclineOfferCommand(
+            auction_id=auction.auction_id,
+            command_id=uuid.uuid4(),
+            received_at=self._clock(),
+            reply_to=self._submitter.reply_to,
+            bidder_id=bidder,
+        )
+        return pb.Sale.FromString((await self._submitter.decided(command)).data)

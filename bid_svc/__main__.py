@@ -13,13 +13,14 @@ import grpc
 from bid_svc import service
 from bid_svc.bid_store import BidStore
 from bid_svc.ledger import Ledger
-from bid_svc.outcomes import OutcomeWaiter
 from bid_svc.ownership import Worker
 from gavel import bus, cql, services
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
+from gavel.replies import Replies
 from gavel.server import ServiceSpec, run, run_in_background
 from gavel.settings import Settings
+from gavel.submission import Submitter
 
 SERVICE = services.BID
 ROLES = ("api", "worker", "all")
@@ -38,11 +39,14 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     auctions = AuctionStore(session)
 
     if settings.bid_role in ("api", "all"):
-        outcomes = OutcomeWaiter(nc)
-        await outcomes.start()
-        resources.push_async_callback(outcomes.stop)
+        replies = Replies(nc)
+        await replies.start()
+        resources.push_async_callback(replies.stop)
         servicer = service.BidService(
-            settings, js, auctions, BidStore(session, settings.secret("page_token_secret")), outcomes
+            settings,
+            auctions,
+            BidStore(session, settings.secret("page_token_secret")),
+            Submitter(settings, js, replies),
         )
         pb_grpc.add_BidServiceServicer_to_server(servicer, server)
 

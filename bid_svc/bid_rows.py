@@ -16,16 +16,21 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
+from cassandra.query import UNSET_VALUE
+
 from gavel.clock import from_cassandra
 from gavel.cql import unset_if_none
 from gavel.domain.bidding import BidKind, BidOutcome, RejectReason
 
 #: A bid's columns in ``auctions`` and ``bids_by_auction`` (after the ``auction_id`` key).
 BID_COLUMNS = (
-    "bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id, kind, max_amount"
+    "bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id, kind, max_amount,"
+    " retracted"
 )
 #: A bid's columns in ``bids_by_bidder`` (after the ``bidder_id`` key).
-BIDDER_COLUMNS = "placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after, kind, max_amount"
+BIDDER_COLUMNS = (
+    "placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after, kind, max_amount, retracted"
+)
 
 
 def placeholders(columns: str) -> str:
@@ -54,6 +59,8 @@ class _Decided(Protocol):
     def kind(self) -> str | None: ...
     @property
     def max_amount(self) -> int | None: ...
+    @property
+    def retracted(self) -> bool | None: ...
 
 
 class BidRow(_Decided, Protocol):
@@ -91,6 +98,7 @@ def _outcome(row: _Decided, auction_id: uuid.UUID, bidder_id: str, prev_bid_id: 
         version=row.seq,
         highest_bid=row.highest_after,
         prev_bid_id=prev_bid_id,
+        retracted=bool(row.retracted),
     )
 
 
@@ -101,6 +109,11 @@ def outcome_from_row(auction_id: uuid.UUID, row: BidRow) -> BidOutcome:
 def outcome_from_bidder_row(bidder_id: str, row: BidderRow) -> BidOutcome:
     """The bidder's history does not keep the displaced leader: ``prev_bid_id`` is None."""
     return _outcome(row, row.auction_id, bidder_id, None)
+
+
+def _retracted(outcome: BidOutcome) -> Any:
+    """Only a retracted row carries the column: a bid's rows cost what they did before."""
+    return True if outcome.retracted else UNSET_VALUE
 
 
 def bid_values(outcome: BidOutcome) -> tuple[Any, ...]:
@@ -119,6 +132,7 @@ def bid_values(outcome: BidOutcome) -> tuple[Any, ...]:
         unset_if_none(o.prev_bid_id),
         o.kind.value,
         o.max_amount,
+        _retracted(o),
     )
 
 
@@ -137,4 +151,5 @@ def bidder_values(outcome: BidOutcome) -> tuple[Any, ...]:
         o.highest_bid,
         o.kind.value,
         o.max_amount,
+        _retracted(o),
     )

@@ -27,6 +27,8 @@ from __future__ import annotations
 import collections
 import logging
 import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import nats.errors
 from cassandra import OperationTimedOut, RequestExecutionException
@@ -39,13 +41,15 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from bid_svc.ledger import Ledger
 from bid_svc.partition import Group, Lane
-from gavel import bus, commands
+from gavel import bus, commands, replies
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import Clock, utcnow
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Closed, Steps
-from gavel.domain.decision import decide_all
-from gavel.messages import auction_to_pb, outcome_to_pb
+from gavel.domain.decision import NEEDS_HISTORY, Command, decide_all
+from gavel.domain.refusals import Refused
+from gavel.domain.takeback import Retracted
+from gavel.messages import auction_to_pb, outcome_to_pb, sale_to_pb
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +136,8 @@ class Decider:
             for msg, _command in group:
                 await self.dead_letter(number, msg, f"unknown auction: {lane.auction_id}")
             return
-        await self._announce(lane, group, *decided)
-        await self._close_if_past(number, lane, *decided)
+        await self._announce(lane, group, decided)
+        await self._close_if_past(number, lane, decided.steps, decided.already)
         for msg, _command in group:
             await msg.ack()
 
@@ -153,11 +157,13 @@ class Decider:
             bus.bid_subject(number), commands.encode(command), headers={"Nats-Msg-Id": command.msg_id}
         )
 
-    async def _decide_once(self, lane: Lane, group: Group) -> tuple[Steps, dict[uuid.UUID, BidOutcome]] | None:
+    async def _decide_once(self, lane: Lane, group: Group) -> Decided | None:
         """Optimistic: decide from the state we know (or that the bids carry, or a plain read)
         and let the compare-and-set judge. Only after a lost or unknown CAS does the next attempt pay for
         a SERIAL read (which also settles a half-done CAS of a dead worker) and look up which
-        of the commands were already decided (the CAS refuses a bid row that exists)."""
+        of the commands were already decided (the CAS refuses a bid row that exists). A group
+        with a command decided from the bids themselves (a retraction, a sale moving on) reads
+        the auction's bid history too."""
         after_conflict = lane.conflicted
         if lane.auction is None and not after_conflict:
             lane.auction = _carried(group)
@@ -169,13 +175,15 @@ class Decider:
         already = await self._ledger.recorded(lane.auction_id, bid_ids) if after_conflict else {}
         now = self._clock()
         todo = [
-            c.to_domain(now) if isinstance(c, commands.CloseAuctionCommand) else c.to_domain()
+            (_to_domain(c, now), c)
             for _, c in group
             if not (isinstance(c, commands.BID_COMMANDS) and c.bid_id in already)
         ]
+        needs = any(isinstance(d, NEEDS_HISTORY) for d, _ in todo)
+        history = await self._ledger.history(lane.auction_id) if needs else []
         before = lane.auction
-        after, steps = decide_all(before, todo)
-        if steps:
+        after, steps = decide_all(before, [d for d, _ in todo], history)
+        if after.version != before.version:  # else only repeats, answered from what stands
             applied = await self._ledger.commit(before, after, [outcome for _, outcome in steps])
             if not applied:
                 CAS_CONFLICTS.inc()
@@ -187,20 +195,41 @@ class Decider:
             GROUP_SIZE.observe(len(steps))
         lane.auction = after
         lane.conflicted = False
-        return steps, already
+        requests = {id(d): c for d, c in todo if isinstance(c, commands.REQUESTS)}
+        return Decided(before.version, steps, already, history, requests)
 
-    async def _announce(self, lane: Lane, group: Group, steps: Steps, already: dict[uuid.UUID, BidOutcome]) -> None:
-        """History rows, then events and outcomes; the caller acks only after this."""
+    async def _announce(self, lane: Lane, group: Group, decided: Decided) -> None:
+        """History rows and records, then events and replies; the caller acks only after this."""
+        steps, already = decided.steps, decided.already
         new_bids = [o for _, o in steps if isinstance(o, BidOutcome)]
-        await self._ledger.write_read_models(new_bids + list(already.values()))
+        # A retraction's rows, marked; a repeated one (redelivered) marks them again, in case
+        # the first died before its read models were written.
+        retractions = [o for _, o in steps if isinstance(o, Retracted)]
+        taken = {b for o in retractions for b in o.bid_ids}
+        by = {o.command.bidder_id for o in retractions}
+        marked = [
+            replace(b, retracted=True)
+            for b in decided.history
+            if b.bid_id in taken or (b.retracted and b.bidder_id in by)
+        ]
+        await self._ledger.write_read_models(new_bids + list(already.values()) + marked)
+        await self._ledger.record(lane.auction_id, [o for _, o in steps])
+        if lane.auction is not None and any(isinstance(c, commands.SaleDeadlineCommand) for _, c in group):
+            await self._ledger.record_unpaid(lane.auction)
         now = self._clock()
+        last = decided.before_version
         for state, outcome in steps:
+            if state.version == last:
+                continue  # a repeat (a second payment, cancel...): nothing changed to announce
+            last = state.version
             event = pb.AuctionEvent(auction=auction_to_pb(state, now))
             if isinstance(outcome, BidOutcome):
                 event.bid.CopyFrom(outcome_to_pb(outcome))
                 DECISIONS.labels("accepted" if outcome.accepted else "rejected").inc()
             elif isinstance(outcome, Closed):
                 DECISIONS.labels("closed").inc()
+            else:
+                DECISIONS.labels(type(outcome).__name__.lower()).inc()
             await self._nc.publish(bus.auction_subject(lane.auction_id), event.SerializeToString())
         if already and lane.auction is not None:
             # Re-published so a watcher that missed the first event (we died before it) converges.
@@ -211,4 +240,43 @@ class Decider:
             if isinstance(command, commands.BID_COMMANDS) and command.reply_to and command.bid_id in by_id:
                 # The reply goes to the bidder's own PlaceBid: it carries their maximum.
                 reply = outcome_to_pb(by_id[command.bid_id], viewer=command.bidder_id)
-                await self._nc.publish(command.reply_to, reply.SerializeToString())
+                await replies.send(self._nc, command.reply_to, command.bid_id, reply.SerializeToString())
+        for state, outcome in steps:
+            request = decided.requests.get(id(getattr(outcome, "command", None)))
+            if request is not None and request.reply_to:
+                data, refusal = _answer(state, outcome, request, decided.history, now)
+                await replies.send(self._nc, request.reply_to, request.command_id, data, refusal)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A group's decision: its records, the bids found already decided (after a conflict),
+    the bid history it was decided with (if it needed one), and the requests by the identity
+    of their domain command (each request's record names its command)."""
+
+    before_version: int
+    steps: Steps
+    already: dict[uuid.UUID, BidOutcome]
+    history: list[BidOutcome]
+    requests: dict[int, commands.RequestCommand]
+
+
+def _to_domain(command: commands.AnyCommand, now: datetime) -> Command:
+    if isinstance(command, (commands.CloseAuctionCommand, commands.SaleDeadlineCommand)):
+        return command.to_domain(now)
+    return command.to_domain()
+
+
+def _answer(
+    state: Auction, outcome: object, request: commands.RequestCommand, history: list[BidOutcome], now: datetime
+) -> tuple[bytes, str]:
+    """A request's reply: the message its RPC returns, or the rule that refused it."""
+    if isinstance(outcome, Refused):
+        return b"", outcome.reason.value
+    if isinstance(request, commands.RetractBidCommand):
+        bid = next(b for b in history if b.bid_id == request.bid_id)
+        return outcome_to_pb(replace(bid, retracted=True), viewer=request.bidder_id).SerializeToString(), ""
+    if isinstance(request, commands.CancelAuctionCommand):
+        return auction_to_pb(state, now, viewer=request.seller_id).SerializeToString(), ""
+    viewer = request.buyer_id if isinstance(request, commands.PaySaleCommand) else request.bidder_id
+    return sale_to_pb(state, viewer).SerializeToString(), ""

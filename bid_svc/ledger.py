@@ -29,10 +29,11 @@ from bid_svc.bid_rows import (
     placeholders,
 )
 from gavel import cql
-from gavel.auction_store import AuctionStore
+from gavel.auction_store import SALE_COLUMNS, AuctionStore, sale_values
 from gavel.cql import unset_if_none
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Outcome, proxy_bid_id
+from gavel.domain.takeback import Retracted
 
 
 class Ledger:
@@ -43,9 +44,17 @@ class Ledger:
         self._recorded = p(f"SELECT {BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id IN ?")
         self._cas_state = p(
             "UPDATE auctions SET version = ?, highest_bid = ?, highest_bidder_id = ?, highest_bid_id = ?,"
-            " bid_count = ?, closed_at = ?, winner_id = ?, leader_max = ?, end_date = ?"
+            " bid_count = ?, closed_at = ?, winner_id = ?, leader_max = ?, end_date = ?, cancelled_at = ?,"
+            f" cancel_reason = ?, {', '.join(f'{c} = ?' for c in SALE_COLUMNS)}"
             " WHERE auction_id = ? IF version = ?"
         )
+        self._retract = p("UPDATE auctions SET retracted = true WHERE auction_id = ? AND bid_id = ?")
+        self._bids = p(f"SELECT {BID_COLUMNS} FROM auctions WHERE auction_id = ?")
+        self._retraction = p(
+            "INSERT INTO retractions (auction_id, version, bidder_id, bid_ids, reason, retracted_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        self._unpaid = p("INSERT INTO unpaid_items (buyer_id, auction_id, won_at) VALUES (?, ?, ?)")
         self._insert_bid = p(
             f"INSERT INTO auctions (auction_id, {BID_COLUMNS}) VALUES ({placeholders(BID_COLUMNS)}) IF NOT EXISTS"
         )
@@ -70,15 +79,31 @@ class Ledger:
         rows = (await cql.execute(self._session, self._recorded, (auction_id, ids))).current_rows
         return {r.bid_id: outcome_from_row(auction_id, r) for r in rows if r.bid_id is not None and r.seq is not None}
 
+    async def history(self, auction_id: uuid.UUID) -> list[BidOutcome]:
+        """Every decided bid of the auction, from its partition (what a retraction or the next
+        bidder is decided from); the static row of an auction without bids is no bid."""
+        found: list[BidOutcome] = []
+        paging: bytes | None = None
+        while True:
+            rs = await cql.execute(self._session, self._bids, (auction_id,), paging_state=paging)
+            found += [outcome_from_row(auction_id, r) for r in rs.current_rows if r.bid_id is not None]
+            paging = rs.paging_state
+            if paging is None:
+                return found
+
     async def commit(self, before: Auction, after: Auction, outcomes: list[Outcome]) -> bool | None:
         """True: applied. False: lost the race (re-read). None: unknown (resolve by reading).
 
-        An end moved by soft close is indexed first (a conditional batch cannot span
-        partitions): the closer finds the auction at its new end, never by a scan, and the
-        hint of an end the compare-and-set then refused is skipped by its readers."""
+        An end moved by soft close, and a sale's new deadline, are indexed first (a
+        conditional batch cannot span partitions): the closer finds the auction at its new end
+        or deadline, never by a scan, and the hint of one the compare-and-set then refused is
+        skipped by its readers (a deadline of an offer that is not the sale's is a no-op)."""
         moved = after.end_date != before.end_date
         if moved:
             await self._auctions.index_end(after.auction_id, after.end_date)
+        sale = after.sale
+        if sale is not None and sale.pay_by is not None and (before.sale is None or before.sale.pay_by != sale.pay_by):
+            await self._auctions.index_deadline(after.auction_id, sale.offer, sale.pay_by)
         batch = BatchStatement(batch_type=BatchType.LOGGED)
         batch.add(
             self._cas_state,
@@ -92,6 +117,9 @@ class Ledger:
                 after.winner_id or UNSET_VALUE,
                 after.leader_max,
                 after.end_date if moved else UNSET_VALUE,
+                unset_if_none(after.cancelled_at),
+                after.cancel_reason or UNSET_VALUE,
+                *sale_values(after.sale if after.sale != before.sale else None),
                 after.auction_id,
                 before.version,
             ),
@@ -99,11 +127,31 @@ class Ledger:
         for outcome in outcomes:
             if isinstance(outcome, BidOutcome):
                 batch.add(self._insert_bid, bid_values(outcome))
+            elif isinstance(outcome, Retracted):
+                for bid_id in outcome.bid_ids:
+                    batch.add(self._retract, (after.auction_id, bid_id))
         try:
             result = await cql.execute(self._session, batch, profile=cql.LWT_PROFILE)
         except (WriteTimeout, OperationTimedOut):
             return None
         return cql.applied(result)
+
+    async def record(self, auction_id: uuid.UUID, outcomes: list[Outcome]) -> None:
+        """What the history tables do not hold: each retraction as decided. Idempotent (keyed
+        by version), like the history rows."""
+        for o in outcomes:
+            if isinstance(o, Retracted) and o.bid_ids:
+                c = o.command
+                values = (auction_id, o.version, c.bidder_id, list(o.bid_ids), c.reason, c.at)
+                await cql.execute(self._session, self._retraction, values)
+
+    async def record_unpaid(self, auction: Auction) -> None:
+        """The winner who let their window pass, counted against them: derived from the sale
+        (its first passed buyer, once it has moved on from the winner), so a deadline
+        redelivered after a crash writes the same row again rather than missing it."""
+        sale = auction.sale
+        if sale is not None and sale.passed:  # the winner is passed over only unpaid
+            await cql.execute(self._session, self._unpaid, (sale.passed[0], auction.auction_id, auction.closed_at))
 
     async def write_read_models(self, outcomes: list[BidOutcome]) -> None:
         """The history tables; idempotent, so a redelivered command simply writes them again.

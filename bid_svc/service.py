@@ -1,28 +1,27 @@
-"""The BidService servicer: checks a bid, appends it to the log, answers its outcome."""
+"""The BidService servicer: checks a bid (or a retraction), appends it to the log, answers
+its outcome."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import grpc
 from cachetools import LRUCache
-from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
 from bid_svc.bid_store import BidStore
-from bid_svc.outcomes import OutcomeWaiter
-from gavel import bus, commands
+from gavel import commands
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
 from gavel.domain.auction import Auction
-from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from gavel.interceptors import require_principal, viewer_id
 from gavel.messages import outcome_to_pb, parse_id, timestamp
 from gavel.paging import page_size
 from gavel.settings import Settings
+from gavel.submission import Submitter
 
 ANSWERS = Counter(
     "gavel_place_bid_answers_total", "PlaceBid answers by bid status (PENDING: decision late).", ["status"]
@@ -31,12 +30,11 @@ ANSWERS = Counter(
 SELLERS_KNOWN = Gauge("gavel_bid_sellers_known", "Auctions whose seller the API has cached (an LRU).")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BidService"].full_name
-AUTHENTICATED_METHODS = frozenset(
-    {f"/{SERVICE_NAME}/PlaceBid", f"/{SERVICE_NAME}/BuyNow", f"/{SERVICE_NAME}/ListMyBids"}
-)
+AUTHENTICATED_METHODS = frozenset({f"/{SERVICE_NAME}/{m}" for m in ("PlaceBid", "BuyNow", "ListMyBids", "RetractBid")})
 
 MAX_AMOUNT = 10**15
 MAX_REQUEST_ID = 128
+MAX_REASON = 500
 _BID_NS = uuid.UUID("0c3f7a43-51d2-4d6b-9a3e-6cbb0e1d7f20")
 _BUY_NOW_NS = uuid.UUID("5a0e2c1b-7d4f-4e8a-b3c6-91f2d8e4a7b5")
 
@@ -53,17 +51,15 @@ class BidService(pb_grpc.BidServiceServicer):
     def __init__(
         self,
         settings: Settings,
-        js: JetStreamContext,
         auctions: AuctionStore,
         bids: BidStore,
-        outcomes: OutcomeWaiter,
+        submitter: Submitter,
         clock: Clock = utcnow,
     ) -> None:
         self._settings = settings
-        self._js = js
         self._auctions = auctions
         self._bids = bids
-        self._outcomes = outcomes
+        self._submitter = submitter
         self._clock = clock
         # An auction's seller never changes: one read per auction, not per bid.
         self._sellers: LRUCache[uuid.UUID, str] = LRUCache(maxsize=100_000)
@@ -116,7 +112,7 @@ class BidService(pb_grpc.BidServiceServicer):
             bidder_id=bidder,
             amount=request.amount,
             placed_at=self._clock(),
-            reply_to=self._outcomes.subject,
+            reply_to=self._submitter.reply_to,
             state=state,
         )
         return await self._submit(command, request.amount, pb.BID_KIND_MANUAL)
@@ -131,7 +127,7 @@ class BidService(pb_grpc.BidServiceServicer):
             bid_id=bid_id_for(auction_id, buyer, request.request_id, _BUY_NOW_NS),
             bidder_id=buyer,
             placed_at=self._clock(),
-            reply_to=self._outcomes.subject,
+            reply_to=self._submitter.reply_to,
             state=state,
         )
         return await self._submit(command, 0, pb.BID_KIND_BUY_NOW)
@@ -139,40 +135,48 @@ class BidService(pb_grpc.BidServiceServicer):
     async def _submit(self, command: commands.BidCommand, amount: int, kind: pb.BidKind.ValueType) -> pb.Bid:
         """Appends to the log and answers the decision, or PENDING if it is late."""
         auction_id, bidder = command.auction_id, command.bidder_id
-        outcome = self._outcomes.expect(command.bid_id)
-        try:
-            try:
-                ack = await self._js.publish(
-                    bus.bid_subject(bus.partition_of(auction_id, self._settings.bid_partitions)),
-                    commands.encode(command),
-                    headers={"Nats-Msg-Id": str(command.bid_id)},
-                    timeout=5.0,
-                )
-            except Exception as exc:  # nothing was acknowledged: safe for the client to retry
-                raise Unavailable(f"the bid log did not take the bid ({type(exc).__name__}); retry") from exc
-            answer = None
-            if ack.duplicate:
-                # A retry of a bid already in the log: its outcome may be recorded already.
-                recorded = await self._bids.get(auction_id, command.bid_id)
-                answer = outcome_to_pb(recorded, viewer=bidder) if recorded is not None else None
-            if answer is None:
-                try:
-                    answer = await asyncio.wait_for(asyncio.shield(outcome), self._settings.bid_decision_timeout)
-                except TimeoutError:
-                    answer = pb.Bid(
-                        bid_id=str(command.bid_id),
-                        auction_id=str(auction_id),
-                        bidder_id=bidder,
-                        amount=amount,
-                        max_amount=amount,
-                        kind=kind,
-                        placed_at=timestamp(command.placed_at),
-                        status=pb.BID_STATUS_PENDING,
-                    )
-        finally:
-            self._outcomes.forget(command.bid_id, outcome)
+        submitted = await self._submitter.submit(command, command.bid_id, str(command.bid_id))
+        answer = pb.Bid.FromString(submitted.reply.data) if submitted.reply is not None else None
+        if submitted.duplicate:
+            # A retry of a bid already in the log: its outcome may be recorded already.
+            recorded = await self._bids.get(auction_id, command.bid_id)
+            answer = outcome_to_pb(recorded, viewer=bidder) if recorded is not None else None
+        if answer is None:
+            answer = pb.Bid(
+                bid_id=str(command.bid_id),
+                auction_id=str(auction_id),
+                bidder_id=bidder,
+                amount=amount,
+                max_amount=amount,
+                kind=kind,
+                placed_at=timestamp(command.placed_at),
+                status=pb.BID_STATUS_PENDING,
+            )
         ANSWERS.labels(pb.BidStatus.Name(answer.status)).inc()
         return answer
+
+    async def RetractBid(
+        self, request: pb.RetractBidRequest, context: grpc.aio.ServicerContext[pb.RetractBidRequest, pb.Bid]
+    ) -> pb.Bid:
+        bidder = require_principal().user_id
+        auction_id = parse_id(request.auction_id, "auction_id")
+        bid_id = parse_id(request.bid_id, "bid_id")
+        if len(request.reason) > MAX_REASON:
+            raise InvalidArgument([FieldViolation("reason", f"at most {MAX_REASON} characters")])
+        await self._seller_of(auction_id)  # an unknown auction is NOT_FOUND, and nothing is logged
+        s = self._settings
+        command = commands.RetractBidCommand(
+            auction_id=auction_id,
+            command_id=uuid.uuid4(),
+            received_at=self._clock(),
+            reply_to=self._submitter.reply_to,
+            bidder_id=bidder,
+            bid_id=bid_id,
+            reason=request.reason,
+            min_remaining=s.cancel_min_remaining,
+            recent=s.retract_recent,
+        )
+        return pb.Bid.FromString((await self._submitter.decided(command)).data)
 
     async def GetBid(
         self, request: pb.GetBidRequest, context: grpc.aio.ServicerContext[pb.GetBidRequest, pb.Bid]

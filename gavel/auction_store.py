@@ -15,19 +15,32 @@ from typing import Any
 
 from cassandra import ConsistencyLevel, OperationTimedOut, WriteTimeout
 from cassandra.cluster import Session
-from cassandra.query import BatchStatement, BatchType, BoundStatement
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, BoundStatement
 
 from gavel import cql
 from gavel.clock import from_cassandra
-from gavel.domain.auction import Auction, IncrementStep, Item, SoftClose
+from gavel.domain.auction import (
+    DEFAULT_MAX_OFFERS,
+    DEFAULT_PAYMENT_WINDOW,
+    Auction,
+    IncrementStep,
+    Item,
+    Sale,
+    SaleStatus,
+    SoftClose,
+)
 
 END_HOURS_SCOPE = "auctions"
+#: The hour buckets of sale deadlines, in the same table as the end hours.
+DEADLINE_HOURS_SCOPE = "sales"
 
 AUCTION_COLUMNS = (
     "auction_id, seller_id, item_name, item_description, item_image_url, start_date, end_date,"
     " starting_price, currency, created_at, version, highest_bid, highest_bidder_id, highest_bid_id, bid_count,"
     " closed_at, cancelled_at, winner_id, reserve_price, buy_now_price, increments, soft_window_ms,"
-    " soft_extension_ms, soft_hard_end, original_end_date, leader_max"
+    " soft_extension_ms, soft_hard_end, original_end_date, leader_max, payment_window_ms, max_offers,"
+    " cancel_reason, sale_buyer_id, sale_price, sale_status, sale_pay_by, sale_offer, sale_paid_at,"
+    " sale_paid_request_id, sale_passed"
 )
 
 
@@ -51,6 +64,44 @@ def _soft_close(r: Any) -> SoftClose | None:
         extension=timedelta(milliseconds=r.soft_extension_ms),
         hard_end=from_cassandra(r.soft_hard_end),
     )
+
+
+def _sale(r: Any) -> Sale | None:
+    if r.sale_status is None:
+        return None
+    return Sale(
+        buyer_id=r.sale_buyer_id or "",
+        price=r.sale_price or 0,
+        status=SaleStatus(r.sale_status),
+        pay_by=from_cassandra(r.sale_pay_by),
+        offer=r.sale_offer or 0,
+        paid_at=from_cassandra(r.sale_paid_at),
+        paid_request_id=r.sale_paid_request_id or "",
+        passed=tuple(r.sale_passed or ()),
+    )
+
+
+def sale_values(sale: Sale | None) -> tuple[Any, ...]:
+    """The sale's columns (``SALE_COLUMNS``), as the worker's compare-and-set writes them."""
+    if sale is None:
+        return (UNSET_VALUE,) * len(SALE_COLUMNS)
+    return (
+        sale.buyer_id,
+        sale.price,
+        sale.status.value,
+        sale.pay_by,  # null once unsold: the stored sale is the decided one, whole
+        sale.offer,
+        sale.paid_at,
+        sale.paid_request_id,
+        list(sale.passed),
+    )
+
+
+#: The sale's columns of the auction's partition, in ``sale_values``'s order.
+SALE_COLUMNS = (
+    "sale_buyer_id", "sale_price", "sale_status", "sale_pay_by", "sale_offer", "sale_paid_at",
+    "sale_paid_request_id", "sale_passed",
+)  # fmt: skip
 
 
 def _ms(value: timedelta) -> int:
@@ -83,6 +134,13 @@ def auction_from_row(r: Any) -> Auction:
         original_end_date=from_cassandra(r.original_end_date),
         # An auction from before the rules: its leader's maximum is the price they bid.
         leader_max=(r.highest_bid or 0) if r.leader_max is None else r.leader_max,
+        cancel_reason=r.cancel_reason or "",
+        # From before the sale: its terms are the defaults.
+        payment_window=DEFAULT_PAYMENT_WINDOW
+        if r.payment_window_ms is None
+        else timedelta(milliseconds=r.payment_window_ms),
+        max_offers=DEFAULT_MAX_OFFERS if r.max_offers is None else r.max_offers,
+        sale=_sale(r),
     )
 
 
@@ -107,6 +165,8 @@ def _row(a: Auction) -> tuple[Any, ...]:
         cql.unset_if_none(_ms(soft.extension) if soft else None),
         cql.unset_if_none(soft.hard_end if soft else None),
         a.end_date,
+        _ms(a.payment_window),
+        a.max_offers,
     )
 
 
@@ -114,6 +174,15 @@ def _row(a: Auction) -> tuple[Any, ...]:
 class EndEntry:
     end_date: datetime
     auction_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineEntry:
+    """An offer's ``pay_by``: when its deadline command is due."""
+
+    pay_by: datetime
+    auction_id: uuid.UUID
+    offer: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +198,9 @@ class AuctionStore:
         insert = (
             "INSERT INTO auctions (auction_id, seller_id, item_name, item_description, item_image_url,"
             " start_date, end_date, starting_price, currency, created_at, reserve_price, buy_now_price,"
-            " increments, soft_window_ms, soft_extension_ms, soft_hard_end, original_end_date, version,"
-            " highest_bid, highest_bidder_id, bid_count, leader_max)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0, 0)"
+            " increments, soft_window_ms, soft_extension_ms, soft_hard_end, original_end_date,"
+            " payment_window_ms, max_offers, version, highest_bid, highest_bidder_id, bid_count, leader_max)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0, 0)"
         )
         self._insert = p(insert + " IF NOT EXISTS")
         self._import = p(insert)
@@ -153,6 +222,14 @@ class AuctionStore:
             "SELECT end_date, auction_id FROM auctions_by_end_hour WHERE end_hour = ?"
             " AND (end_date, auction_id) < (?, ?) ORDER BY end_date DESC, auction_id DESC LIMIT ?"
         )
+        self._insert_deadline = p(
+            "INSERT INTO sale_deadlines_by_hour (end_hour, pay_by, auction_id, offer) VALUES (?, ?, ?, ?)"
+        )
+        self._deadlines = p(
+            "SELECT pay_by, auction_id, offer FROM sale_deadlines_by_hour WHERE end_hour = ?"
+            " AND (pay_by, auction_id, offer) > (?, ?, ?) LIMIT ?"
+        )
+        self._unpaid = p("SELECT COUNT(*) AS n FROM unpaid_items WHERE buyer_id = ?")
         self._by_seller = p(
             "SELECT created_at, auction_id FROM auctions_by_seller WHERE seller_id = ?"
             " AND (created_at, auction_id) < (?, ?) LIMIT ?"
@@ -164,6 +241,24 @@ class AuctionStore:
         hour = end_hour(end_date)
         await cql.execute(self._session, self._insert_end_hour, (END_HOURS_SCOPE, hour))
         await cql.execute(self._session, self._insert_by_end, (hour, end_date, auction_id))
+
+    async def index_deadline(self, auction_id: uuid.UUID, offer: int, pay_by: datetime) -> None:
+        """A sale offer's deadline hint, written before the offer is (as ``index_end``)."""
+        hour = end_hour(pay_by)
+        await cql.execute(self._session, self._insert_end_hour, (DEADLINE_HOURS_SCOPE, hour))
+        await cql.execute(self._session, self._insert_deadline, (hour, pay_by, auction_id, offer))
+
+    async def deadlines_in(self, hour: int, after: DeadlineEntry, limit: int) -> list[DeadlineEntry]:
+        """Deadlines of one hour strictly after ``after``, soonest first."""
+        rows = await cql.execute(
+            self._session, self._deadlines, (hour, after.pay_by, after.auction_id, after.offer, limit)
+        )
+        return [DeadlineEntry(from_cassandra(r.pay_by), r.auction_id, r.offer) for r in rows.current_rows]
+
+    async def unpaid_items(self, buyer_id: str) -> int:
+        """Won items the buyer left unpaid, across auctions (written by the worker's deadlines)."""
+        rows = (await cql.execute(self._session, self._unpaid, (buyer_id,))).current_rows
+        return int(rows[0].n) if rows else 0
 
     async def create(self, auction: Auction) -> tuple[Auction, bool]:
         """Stores a new auction unless one with its id exists; returns the stored one and
@@ -238,9 +333,10 @@ class AuctionStore:
         found = await asyncio.gather(*(self.get(i) for i in auction_ids))
         return {a.auction_id: a for a in found if a is not None}
 
-    async def end_hours(self, start: int, *, ascending: bool, limit: int) -> list[int]:
+    async def end_hours(self, start: int, *, ascending: bool, limit: int, scope: str = END_HOURS_SCOPE) -> list[int]:
+        """Hours with entries from ``start`` on (or back): of ends, or of sale deadlines."""
         query = self._hours_up if ascending else self._hours_down
-        rows = await cql.execute(self._session, query, (END_HOURS_SCOPE, start, limit))
+        rows = await cql.execute(self._session, query, (scope, start, limit))
         return [r.end_hour for r in rows.current_rows]
 
     async def ending_in(self, hour: int, after: EndEntry, *, ascending: bool, limit: int) -> list[EndEntry]:

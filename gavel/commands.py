@@ -14,13 +14,15 @@ auctions are open. Never trusted beyond that: a stale one only loses its compare
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BuyNow, CloseAuction, PlaceBid
+from gavel.domain.sale import DeclineOffer, PaySale, SaleDeadline
+from gavel.domain.takeback import CancelAuction, RetractBid
 
 
 class _Command(BaseModel):
@@ -73,7 +75,88 @@ class CloseAuctionCommand(_Command):
         return f"close-{self.auction_id}-{int(self.end_date.timestamp() * 1000)}"
 
 
-AnyCommand = PlaceBidCommand | BuyNowCommand | CloseAuctionCommand
+class _Request(_Command):
+    """A command someone waits for (pay, decline, cancel, retract): its id is where the decision
+    is answered (``reply_to``), and the time it was received is the one the rules judge."""
+
+    command_id: uuid.UUID
+    received_at: datetime
+    reply_to: str = ""
+
+
+class PaySaleCommand(_Request):
+    kind: Literal["pay_sale"] = "pay_sale"
+    buyer_id: str
+    request_id: str
+
+    def to_domain(self) -> PaySale:
+        return PaySale(self.auction_id, self.buyer_id, self.request_id, self.received_at)
+
+
+class DeclineOfferCommand(_Request):
+    kind: Literal["decline_offer"] = "decline_offer"
+    bidder_id: str
+
+    def to_domain(self) -> DeclineOffer:
+        return DeclineOffer(self.auction_id, self.bidder_id, self.received_at)
+
+
+class CancelAuctionCommand(_Request):
+    kind: Literal["cancel"] = "cancel"
+    seller_id: str
+    reason: str = ""
+    #: The policy in force where the request was taken (GAVEL_CANCEL_MIN_REMAINING).
+    min_remaining: timedelta
+
+    def to_domain(self) -> CancelAuction:
+        return CancelAuction(self.auction_id, self.seller_id, self.reason, self.received_at, self.min_remaining)
+
+
+class RetractBidCommand(_Request):
+    kind: Literal["retract"] = "retract"
+    bidder_id: str
+    bid_id: uuid.UUID
+    reason: str = ""
+    min_remaining: timedelta
+    #: GAVEL_RETRACT_RECENT where the request was taken.
+    recent: timedelta
+
+    def to_domain(self) -> RetractBid:
+        return RetractBid(
+            self.auction_id, self.bidder_id, self.bid_id, self.reason, self.received_at, self.min_remaining, self.recent
+        )
+
+
+class SaleDeadlineCommand(_Command):
+    """The closer's, at an offer's ``pay_by`` (the deadline index's entry)."""
+
+    kind: Literal["sale_deadline"] = "sale_deadline"
+    offer: int
+    pay_by: datetime
+
+    def to_domain(self, now: datetime) -> SaleDeadline:
+        return SaleDeadline(self.auction_id, self.offer, self.pay_by, now)
+
+    @property
+    def msg_id(self) -> str:
+        """The same deadline published twice is stored once (and decided once regardless)."""
+        return f"deadline-{self.auction_id}-{self.offer}-{int(self.pay_by.timestamp() * 1000)}"
+
+
+#: The commands a caller waits for, besides bids.
+REQUESTS = (PaySaleCommand, DeclineOfferCommand, CancelAuctionCommand, RetractBidCommand)
+RequestCommand = PaySaleCommand | DeclineOfferCommand | CancelAuctionCommand | RetractBidCommand
+
+AnyCommand = (
+    PlaceBidCommand
+    | BuyNowCommand
+    | CloseAuctionCommand
+    | PaySaleCommand
+    | DeclineOfferCommand
+    | CancelAuctionCommand
+    | RetractBidCommand
+    | SaleDeadlineCommand
+)
 Command = Annotated[AnyCommand, Field(discriminator="kind")]
 _adapter: TypeAdapter[AnyCommand] = TypeAdapter(Command)
 
@@ -85,7 +168,7 @@ def encode(command: AnyCommand) -> bytes:
 def decode(data: bytes) -> AnyCommand:
     """Raises pydantic.ValidationError for anything that is not a command."""
     command = _adapter.validate_json(data)
-    for stamp in ("placed_at", "end_date"):
+    for stamp in ("placed_at", "end_date", "received_at", "pay_by"):
         value = getattr(command, stamp, None)
         if value is not None and value.tzinfo is None:
             raise ValueError(f"{stamp} must carry a timezone")

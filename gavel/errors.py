@@ -67,6 +67,30 @@ class PermissionDenied(GavelError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
+class FailedPrecondition(GavelError):
+    """A rule the state does not allow now: named as a ``google.rpc.PreconditionFailure``
+    violation (type: the rule; subject: what it is about)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+    def __init__(self, rule: str, subject: str, description: str) -> None:
+        self.rule, self.subject, self.description = rule, subject, description
+        super().__init__(f"{rule}: {description}")
+
+    def to_status(self) -> grpc.Status:
+        detail = any_pb2.Any()
+        violation = error_details_pb2.PreconditionFailure.Violation(
+            type=self.rule, subject=self.subject, description=self.description
+        )
+        detail.Pack(error_details_pb2.PreconditionFailure(violations=[violation]))
+        return cast(
+            grpc.Status,
+            rpc_status.to_status(
+                status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(self), details=[detail])
+            ),
+        )
+
+
 class Unavailable(GavelError):
     code = grpc.StatusCode.UNAVAILABLE
 
@@ -86,4 +110,16 @@ def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             found += [FieldViolation(v.field, v.description) for v in bad.field_violations]
+    return found
+
+
+def precondition_failures(error: grpc.RpcError) -> list[tuple[str, str]]:
+    """The (rule, subject) pairs a FAILED_PRECONDITION carried."""
+    status = rpc_status.from_call(error)
+    found: list[tuple[str, str]] = []
+    for detail in status.details if status is not None else []:
+        if detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            found += [(v.type, v.subject) for v in failure.violations]
     return found

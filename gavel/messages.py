@@ -9,7 +9,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import to_ms
-from gavel.domain.auction import Auction, IncrementStep, SoftClose, Status
+from gavel.domain.auction import Auction, IncrementStep, SaleStatus, SoftClose, Status
 from gavel.domain.bidding import BidKind, BidOutcome, RejectReason
 from gavel.errors import FieldViolation, InvalidArgument
 
@@ -86,6 +86,33 @@ def auction_to_pb(auction: Auction, now: datetime, viewer: str = "") -> pb.Aucti
         soft_close=soft_close_to_pb(auction.soft_close),
         original_end_date=timestamp(auction.original_end_date or auction.end_date),
         reserve_price=auction.reserve_price if viewer and viewer == auction.seller_id else 0,
+        payment_window=duration(auction.payment_window),
+        sale=sale_to_pb(auction, viewer) if auction.sale is not None else None,
+    )
+
+
+SALE_STATUS_TO_PB = {
+    SaleStatus.AWAITING_PAYMENT: pb.SALE_STATUS_AWAITING_PAYMENT,
+    SaleStatus.PAID: pb.SALE_STATUS_PAID,
+    SaleStatus.UNSOLD: pb.SALE_STATUS_UNSOLD,
+}
+
+
+def sale_to_pb(auction: Auction, viewer: str = "", buyer_unpaid_items: int = 0) -> pb.Sale:
+    """The buyer is named to the seller and to the buyer themself only (a next bidder learns
+    of the offer when it is theirs); ``buyer_unpaid_items`` is for the seller's eyes."""
+    sale = auction.sale
+    assert sale is not None
+    named = bool(viewer) and viewer in (auction.seller_id, sale.buyer_id)
+    return pb.Sale(
+        auction_id=str(auction.auction_id),
+        buyer_id=sale.buyer_id if named else "",
+        price=sale.price,
+        status=SALE_STATUS_TO_PB[sale.status],
+        pay_by=timestamp(sale.pay_by),
+        paid_at=timestamp(sale.paid_at),
+        offer=sale.offer,
+        buyer_unpaid_items=buyer_unpaid_items if viewer and viewer == auction.seller_id else 0,
     )
 
 
@@ -131,4 +158,5 @@ def outcome_to_pb(outcome: BidOutcome, viewer: str = "") -> pb.Bid:
         reject_reason=REASON_TO_PB[outcome.reason] if outcome.reason else pb.BID_REJECT_REASON_UNSPECIFIED,
         highest_bid=outcome.highest_bid,
         auction_version=outcome.version,
+        retracted=outcome.retracted,
     )

@@ -6,10 +6,13 @@ the launcher, the services, the gateway template and the tests cannot disagree.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gavel import services
@@ -19,6 +22,24 @@ DEV_JWT_SECRET = "gavel-dev-secret-not-for-production"
 #: Documented development default; production must set GAVEL_PAGE_TOKEN_SECRET (the same
 #: value in every replica of a service, or a page token fails on the next replica).
 DEV_PAGE_TOKEN_SECRET = "gavel-dev-page-token-secret-not-for-production"
+
+
+_UNITS = {"ms": timedelta(milliseconds=1), "s": timedelta(seconds=1), "m": timedelta(minutes=1),
+          "h": timedelta(hours=1), "d": timedelta(days=1)}  # fmt: skip
+_SPAN = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def _duration(value: Any) -> Any:
+    """``48h``, ``5s``, ``1h30m`` (as Go, Envoy and Kubernetes write durations); anything else
+    is left to pydantic (ISO 8601 ``PT48H``, as ``as_env`` passes it on, or seconds)."""
+    if isinstance(value, str):
+        spans = _SPAN.findall(value)
+        if spans and "".join(n + u for n, u in spans) == value.strip():
+            return sum((float(n) * _UNITS[u] for n, u in spans), timedelta())
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class Settings(BaseSettings):
@@ -82,6 +103,18 @@ class Settings(BaseSettings):
     # new owner. 4 s proved too short: in the failover test under CPU load, a live worker's
     # renewals (JetStream writes, each fsynced) landed after 4 s and it lost every partition.
     lease_ttl: float = 10.0
+
+    # The sale after the close. The payment window an auction gets when its seller names
+    # none, and the least a seller may name (production: 48 h; tests set seconds).
+    payment_window_default: Duration = timedelta(hours=48)
+    payment_window_min: Duration = timedelta(hours=24)
+    # Next bidders offered the item, one after another, after an unpaid winner.
+    sale_max_offers: int = Field(default=3, ge=0)
+    # Taking back (eBay's rules): with a bid leading, a seller may cancel only while more
+    # than this is left; a bidder may then retract only a bid placed within retract_recent
+    # (which takes all their bids), and any one bid before it.
+    cancel_min_remaining: Duration = timedelta(hours=12)
+    retract_recent: Duration = timedelta(hours=1)
 
     # A watch stream quiet for this long gets a heartbeat event, well under the idle timeouts
     # of proxies on the way (Envoy's stream_idle_timeout is 5 minutes, many LBs 60 s).

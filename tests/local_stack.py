@@ -7,6 +7,7 @@ A module, not conftest.py, because tests import from it (a conftest is pytest's 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from gavel.settings import Settings
@@ -20,6 +21,8 @@ PORT_OFFSET = int(os.environ.get("GAVEL_TEST_PORT_OFFSET", "0"))
 LIMITED_USER = "rate-limited-bidder"
 LIMITED_ADDRESS = "127.0.0.77"
 LIMITED_RATE = 3
+#: GAVEL_RETRACT_RECENT of the test stack: a bid older than this is old for a retraction.
+RETRACT_RECENT_S = 3
 
 
 def stack_settings(data_dir: Path) -> Settings:
@@ -50,4 +53,7 @@ def stack_settings(data_dir: Path) -> Settings:
         gateway_watches_per_user=1_000,
         gateway_watches_per_address=10_000,
         gateway_rate_overrides={f"user:{LIMITED_USER}": LIMITED_RATE, f"address:{LIMITED_ADDRESS}": LIMITED_RATE},
+        # The sale and retraction in seconds, not days (the rules are the same).
+        payment_window_min=timedelta(seconds=1),
+        retract_recent=timedelta(seconds=RETRACT_RECENT_S),
     )

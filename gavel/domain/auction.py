@@ -124,6 +124,7 @@ class Auction:
     bid_count: int = 0
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    cancel_reason: str = ""
     winner_id: str = ""
     #: The leader's maximum: private to the leader, never in any read of anyone else's.
     leader_max: int = 0

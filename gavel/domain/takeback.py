@@ -88,7 +88,7 @@ def decide_cancel(state: Auction, cancel: CancelAuction) -> Steps:
         reason = Refusal.CANCEL_TOO_LATE
     if reason is not None:
         return _refused(state, cancel, reason)
-    after = replace(state, version=state.version + 1, cancelled_at=cancel.at)
+    after = replace(state, version=state.version + 1, cancelled_at=cancel.at, cancel_reason=cancel.reason)
     return [(after, Cancelled(cancel, after.version))]
 
 
