@@ -370,6 +370,10 @@ CASSANDRA_DESIGN_KEYS = (
     "storage_compatibility_mode",
     "batch_size_warn_threshold",
     "unlogged_batch_across_partitions_warn_threshold",
+    # The storage engine (measured: bench/scale.py, Cassandra's CPU per bid and per create).
+    "memtable",
+    "sstable",
+    "default_compaction",
 )
 
 
