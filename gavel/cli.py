@@ -28,7 +28,7 @@ from tenacity import retry, retry_if_exception, wait_exponential
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.client import GavelClient
-from gavel.errors import field_violations
+from gavel.errors import field_violations, precondition_failures
 from gavel.messages import duration, timestamp
 from gavel.settings import Settings
 
@@ -185,6 +185,8 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             click.echo(f"error: {exc.code().name}: {exc.details()}", err=True)
             for violation in field_violations(exc):
                 click.echo(f"  {violation.field}: {violation.description}", err=True)
+            for rule, _subject in precondition_failures(exc):
+                click.echo(f"  rule: {rule}", err=True)
             sys.exit(1)
 
     return run
@@ -302,6 +304,8 @@ def auction_show(client: GavelClient, auction_id: str) -> None:
     ]
     if a.HasField("closed_at"):
         rows.append(("winner", a.winner_id or "(none)"))
+    if a.HasField("sale"):
+        rows.append(("sale", sale_line(a.sale, a.currency)))
     for label, value in rows:
         if value:
             click.echo(f"{label:>15}  {value}")
@@ -403,7 +407,85 @@ def bids(client: GavelClient, auction_id: str) -> None:
             outcome += f" ({KINDS[b.kind]})"
         if b.max_amount and b.status == pb.BID_STATUS_ACCEPTED:
             outcome += f", your maximum {money(b.max_amount, currency)}"
+        if b.retracted:
+            outcome += " [retracted]"
         click.echo(f"{at}  {money(b.amount, currency):>14}  {b.bidder_id:<20}  {outcome}")
+
+
+SALE_STATUSES = {
+    pb.SALE_STATUS_AWAITING_PAYMENT: "awaiting payment",
+    pb.SALE_STATUS_PAID: "paid",
+    pb.SALE_STATUS_UNSOLD: "unsold",
+}
+
+
+def sale_line(sale: pb.Sale, currency: str) -> str:
+    """One line of a sale: status, price, who (when the caller may see it), the deadline."""
+    who = f" by {sale.buyer_id}" if sale.buyer_id else ""
+    line = f"{SALE_STATUSES.get(sale.status, '?')}: {money(sale.price, currency)}{who}"
+    if sale.offer:
+        line += f" (offer {sale.offer} to a next bidder)"
+    if sale.status == pb.SALE_STATUS_AWAITING_PAYMENT:
+        line += f", pay {until(sale.pay_by.ToDatetime(tzinfo=UTC))}"
+    if sale.buyer_unpaid_items:
+        line += f"; the buyer has left {sale.buyer_unpaid_items} won item(s) unpaid"
+    return line
+
+
+@main.command()
+@click.argument("auction_id")
+@click.pass_obj
+@friendly_errors
+def sale(client: GavelClient, auction_id: str) -> None:
+    """The sale after the close (for its seller and its buyer)."""
+    click.echo(sale_line(client.get_sale(auction_id), client.get_auction(auction_id).currency))
+
+
+@main.command()
+@click.argument("auction_id")
+@click.option("--request-id", default=None, help="Reuse to retry the same payment.")
+@click.pass_obj
+@friendly_errors
+def pay(client: GavelClient, auction_id: str, request_id: str | None) -> None:
+    """Pays for an item you won (or were offered as the next bidder), before its deadline."""
+    paid = client.pay_sale(auction_id, request_id)
+    click.echo(sale_line(paid, client.get_auction(auction_id).currency))
+
+
+@main.command()
+@click.argument("auction_id")
+@click.pass_obj
+@friendly_errors
+def decline(client: GavelClient, auction_id: str) -> None:
+    """Turns down an item offered to you as the next bidder; it goes to the next one."""
+    declined = client.decline_offer(auction_id)
+    click.echo(f"declined; the sale is now {SALE_STATUSES.get(declined.status, '?')}")
+
+
+@main.command()
+@click.argument("auction_id")
+@click.option("--reason", default="", help="Shown with the cancelled auction.")
+@click.pass_obj
+@friendly_errors
+def cancel(client: GavelClient, auction_id: str, reason: str) -> None:
+    """Cancels your auction: any time without bids, with bids only while more than 12 hours
+    are left. It then ends with no winner."""
+    cancelled = client.cancel_auction(auction_id, reason)
+    click.echo(f"cancelled: {cancelled.item.name}")
+
+
+@main.command()
+@click.argument("auction_id")
+@click.argument("bid_id")
+@click.option("--reason", default="", help="Why (kept with the retraction).")
+@click.pass_obj
+@friendly_errors
+def retract(client: GavelClient, auction_id: str, bid_id: str, reason: str) -> None:
+    """Takes back your bid BID_ID: any bid while more than 12 hours are left; later, only a bid
+    of the last hour, which takes back all your bids on the auction."""
+    taken = client.retract_bid(auction_id, bid_id, reason)
+    after = client.get_auction(auction_id)
+    click.echo(f"retracted bid {taken.bid_id}; {standing(after)}")
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -430,6 +512,9 @@ def watch(client: GavelClient, auction_id: str) -> None:
     def follow() -> None:
         for event in client.watch(auction_id):
             show(summary(event.auction))
+            a = event.auction
+            if a.HasField("closed_at") or a.status == pb.AUCTION_STATUS_CANCELLED:
+                return  # it has ended (its sale, if any, is `gavel sale`'s to follow)
 
     try:
         follow()

@@ -74,6 +74,28 @@ class GavelClient:
         request = pb.BuyNowRequest(auction_id=auction_id, request_id=request_id or uuid.uuid4().hex)
         return self.bids.BuyNow(request, metadata=self._metadata, timeout=self._timeout)
 
+    def retract_bid(self, auction_id: str, bid_id: str, reason: str = "") -> pb.Bid:
+        request = pb.RetractBidRequest(auction_id=auction_id, bid_id=bid_id, reason=reason)
+        return self.bids.RetractBid(request, metadata=self._metadata, timeout=self._timeout)
+
+    def cancel_auction(self, auction_id: str, reason: str = "") -> pb.Auction:
+        request = pb.CancelAuctionRequest(auction_id=auction_id, reason=reason)
+        return self.auctions.CancelAuction(request, metadata=self._metadata, timeout=self._timeout)
+
+    def get_sale(self, auction_id: str) -> pb.Sale:
+        return self.auctions.GetSale(
+            pb.GetSaleRequest(auction_id=auction_id), metadata=self._metadata, timeout=self._timeout
+        )
+
+    def pay_sale(self, auction_id: str, request_id: str | None = None) -> pb.Sale:
+        """``request_id`` makes a retry the same payment; a fresh one is made when not given."""
+        request = pb.PaySaleRequest(auction_id=auction_id, request_id=request_id or uuid.uuid4().hex)
+        return self.auctions.PaySale(request, metadata=self._metadata, timeout=self._timeout)
+
+    def decline_offer(self, auction_id: str) -> pb.Sale:
+        request = pb.DeclineOfferRequest(auction_id=auction_id)
+        return self.auctions.DeclineOffer(request, metadata=self._metadata, timeout=self._timeout)
+
     def list_bids(self, auction_id: str) -> Iterator[pb.Bid]:
         """The history as the signed-in caller reads it: their own bids carry their maximum."""
         token = ""

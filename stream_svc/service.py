@@ -23,8 +23,13 @@ HEARTBEAT = pb.AuctionEvent(heartbeat=True)
 
 
 def is_final(auction: pb.Auction) -> bool:
-    """Nothing about the auction can change any more: closed with its winner, or cancelled."""
-    return auction.HasField("closed_at") or auction.status == pb.AUCTION_STATUS_CANCELLED
+    """Nothing about the auction can change any more: cancelled, or closed with no sale to
+    follow (no winner) or with its sale settled (paid, or unsold after the last offer)."""
+    if auction.status == pb.AUCTION_STATUS_CANCELLED:
+        return True
+    if not auction.HasField("closed_at"):
+        return False
+    return not auction.HasField("sale") or auction.sale.status in (pb.SALE_STATUS_PAID, pb.SALE_STATUS_UNSOLD)
 
 
 def snapshots(store: AuctionStore, clock: Clock = utcnow) -> Snapshot:

@@ -278,7 +278,11 @@ def test_post_an_auction_then_find_it_listed(base_url: str, open_page: OpenPage)
 
 def test_the_page_shows_the_winner_when_the_auction_ends(base_url: str, token_for, open_page: OpenPage) -> None:
     dave_name = unique("dave")
-    auction_id = create_auction(base_url, token_for(unique("seller")), unique("Clock"), ends_in=timedelta(seconds=12))
+    # A short payment window: with no one else to offer it to, the sale ends unsold, and the
+    # watch with it.
+    auction_id = create_auction(
+        base_url, token_for(unique("seller")), unique("Clock"), ends_in=timedelta(seconds=12), paymentWindow="3s"
+    )
     dave = open_page(dave_name)
     watch(dave, auction_id)
     bid(dave, "11")
@@ -395,7 +399,9 @@ def test_an_ended_auction_keeps_watching_until_the_winner_is_decided(
     The page is made to open in that moment (its first GetAuction and stream answer the ended
     state before the close); only by watching on can it show the winner the close decided.
     """
-    auction_id = create_auction(base_url, token_for(unique("seller")), unique("Globe"), ends_in=timedelta(seconds=4))
+    auction_id = create_auction(
+        base_url, token_for(unique("seller")), unique("Globe"), ends_in=timedelta(seconds=4), paymentWindow="3s"
+    )
     ivy = unique("ivy")
     with rest(base_url, token_for(ivy)) as http:
         reply = http.post(f"/auctions/{auction_id}/bids", json={"amount": 1100})
@@ -453,7 +459,8 @@ def test_reserve_and_buy_it_now_on_the_page(base_url: str, token_for, open_page:
     for page, you in ((iris, " (you)"), (hank, "")):
         expect(page.get_by_test_id("auction-status")).to_have_text("ended")
         expect(page.get_by_test_id("winner")).to_have_text(f"Won by {iris_name}{you} for 50.00 EUR")
-        expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "closed")
+        # Sold, not yet paid: the sale is still to change, so the watch goes on.
+        expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
         expect(page.get_by_test_id("buy-now-price")).to_be_hidden()
         expect(page.get_by_test_id("ends-in")).to_have_text("ended")  # at the purchase, not the end set
         rows = page.get_by_test_id("bid-history").get_by_test_id("bid")
@@ -461,6 +468,8 @@ def test_reserve_and_buy_it_now_on_the_page(base_url: str, token_for, open_page:
         expect(rows.first).to_have_attribute("data-kind", "buy-now")
         expect(rows.first).to_contain_text("ACCEPTED · Buy It Now")
     expect(hank.get_by_test_id("bid-form")).to_have_count(0)
+    expect(iris.get_by_test_id("sale-status")).to_have_text("You won: pay 50.00 EUR")
+    expect(hank.get_by_test_id("sale-status")).to_have_text("Awaiting the winner's payment of 50.00 EUR")
     screenshot(iris, "bought")
 
     # A bid that meets the reserve raises the price to it, and ends Buy It Now.
@@ -501,3 +510,60 @@ def test_a_bid_in_the_soft_close_window_extends_the_end(base_url: str, token_for
         expect(page.get_by_test_id("ends-in")).to_have_text(re.compile(r"^(1h 59m|2h 00m)$"))
         expect(page.get_by_test_id("ends-at")).not_to_have_text(ends_at)
     screenshot(kim, "extended")
+
+
+def _rest_bid(base_url: str, token: str, auction_id: str, amount: int) -> None:
+    with rest(base_url, token) as http:
+        reply = http.post(f"/auctions/{auction_id}/bids", json={"amount": amount})
+        assert reply.json()["status"] in ("BID_STATUS_ACCEPTED", "BID_STATUS_REJECTED"), reply.text
+
+
+def test_the_sale_cancel_and_retract_on_the_page(base_url: str, token_for, open_page: OpenPage) -> None:
+    """After the close the winner pays from the page (a countdown to the deadline beside the
+    button); a winner who lets the window pass hands the item to the next bidder, offered at
+    their maximum, who may decline it; the seller cancels an open auction; a bidder retracts."""
+    seller, dave, erin = unique("seller"), unique("dave"), unique("erin")
+    # Erin's 11.00 is outbid by Dave's maximum: Dave wins at 11.00 + 0.50.
+    paid_lot = create_auction(
+        base_url, token_for(seller), unique("Lamp"), ends_in=timedelta(seconds=8), paymentWindow="60s"
+    )
+    lapsed_lot = create_auction(
+        base_url, token_for(seller), unique("Vase"), ends_in=timedelta(seconds=8), paymentWindow="3s"
+    )
+    for lot in (paid_lot, lapsed_lot):
+        _rest_bid(base_url, token_for(erin), lot, 1100)
+        _rest_bid(base_url, token_for(dave), lot, 1500)
+
+    winner = open_page(dave)
+    winner.goto(f"/#/auctions/{paid_lot}")
+    expect(winner.get_by_test_id("sale-status")).to_have_text("You won: pay 11.50 EUR")
+    expect(winner.get_by_test_id("pay-by")).to_have_text(re.compile(r"\d+ ?s|\d+ ?m"))
+    winner.get_by_test_id("pay-sale").click()
+    expect(winner.get_by_test_id("action-result")).to_have_text("Paid. Thank you!")
+    expect(winner.get_by_test_id("sale-status")).to_have_text("Paid: 11.50 EUR")
+    expect(winner.get_by_test_id("live-status")).to_have_attribute("data-state", "closed")  # nothing left to change
+    screenshot(winner, "sale-paid")
+
+    next_bidder = open_page(erin)
+    next_bidder.goto(f"/#/auctions/{lapsed_lot}")
+    expect(next_bidder.get_by_test_id("sale-status")).to_have_text("Offered to you at your maximum, 11.00 EUR")
+    screenshot(next_bidder, "sale-offered")
+    next_bidder.get_by_test_id("decline-offer").click()
+    expect(next_bidder.get_by_test_id("action-result")).to_have_text("Declined.")
+    expect(next_bidder.get_by_test_id("sale-status")).to_have_text("Unsold: no buyer paid")
+
+    # More than 12 hours left: Erin takes her bid back, then the seller cancels.
+    open_lot = create_auction(base_url, token_for(seller), unique("Desk"), ends_in=timedelta(days=2))
+    _rest_bid(base_url, token_for(erin), open_lot, 1200)
+    next_bidder.goto(f"/#/auctions/{open_lot}")
+    own = next_bidder.get_by_test_id("bid").filter(has_text=erin)
+    own.get_by_test_id("retract-bid").click()
+    expect(next_bidder.get_by_test_id("action-result")).to_contain_text("Retracted")
+    expect(own).to_have_attribute("data-retracted", "true")
+    expect(next_bidder.get_by_test_id("highest-bid")).to_have_text("No bids yet")
+    owner = open_page(seller)
+    owner.goto(f"/#/auctions/{open_lot}")
+    owner.get_by_test_id("cancel-auction").click()
+    expect(owner.get_by_test_id("auction-status")).to_have_text("cancelled")
+    expect(next_bidder.get_by_test_id("auction-status")).to_have_text("cancelled")  # live, for everyone
+    screenshot(owner, "cancelled")

@@ -15,6 +15,7 @@ import pytest
 
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.messages import duration
 from gavel.services import STREAM
 from gavel.settings import Settings
 from tests.integration.bidding import as_others_see, bid_stub, create_auction, get_auction, new_bidders, place
@@ -131,7 +132,15 @@ async def test_watching_what_does_not_exist_fails_clearly(
 async def test_an_ended_auction_sends_its_final_state_and_closes_the_stream(
     stack: object, settings: Settings, token_for
 ) -> None:
-    lot = await create_auction(settings, token_for("seller-end"), starting_price=100, ends_in=timedelta(seconds=3))
+    # A payment window of a second: with no one else to offer it to, the sale ends unsold, and
+    # with it everything that can change (the stream follows the sale to its end).
+    lot = await create_auction(
+        settings,
+        token_for("seller-end"),
+        starting_price=100,
+        ends_in=timedelta(seconds=3),
+        payment_window=duration(timedelta(seconds=1)),
+    )
     winner = f"winner-{uuid.uuid4().hex[:6]}"
     async with bid_stub(settings) as stub:
         accepted = await place(stub, token_for(winner), lot.auction_id, 500)
@@ -139,11 +148,12 @@ async def test_an_ended_auction_sends_its_final_state_and_closes_the_stream(
     async with watch(settings.target("stream"), lot.auction_id) as live:
         await live.until(lambda w: w.ended is not None)
     last = live.events[-1].auction
-    assert (live.ended, last.status, last.winner_id, last.HasField("closed_at")) == (
+    assert (live.ended, last.status, last.winner_id, last.HasField("closed_at"), last.sale.status) == (
         grpc.StatusCode.OK,
         pb.AUCTION_STATUS_ENDED,
         winner,
         True,
+        pb.SALE_STATUS_UNSOLD,
     )
 
     async with watch(settings.target("stream"), lot.auction_id) as late:

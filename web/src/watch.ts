@@ -5,7 +5,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 import { stream } from "./api";
-import { AuctionStatus, type Auction, type Bid } from "./gen/auction/v1/auction_pb";
+import { AuctionStatus, SaleStatus, type Auction, type Bid } from "./gen/auction/v1/auction_pb";
 
 export type WatchState =
   | { kind: "connecting" }
@@ -29,12 +29,16 @@ const MAX_RETRY_MS = 15_000;
 const PERMANENT = new Set([Code.NotFound, Code.InvalidArgument, Code.PermissionDenied]);
 
 /**
- * Nothing about the auction can change any more, as the server judges it: closed (with its
- * winner) or cancelled. ENDED alone is not final: the status follows the clock, and the close
- * that decides the winner comes through the bid log just after the end.
+ * Nothing about the auction can change any more, as the server judges it: cancelled, or closed
+ * with no sale to follow (no winner) or with its sale settled (paid, or unsold after the last
+ * offer). ENDED alone is not final: the status follows the clock, and the close that decides
+ * the winner comes through the bid log just after the end.
  */
 export function isFinal(auction: Auction): boolean {
-  return auction.closedAt !== undefined || auction.status === AuctionStatus.CANCELLED;
+  if (auction.status === AuctionStatus.CANCELLED) return true;
+  if (auction.closedAt === undefined) return false;
+  const sale = auction.sale;
+  return sale === undefined || sale.status === SaleStatus.PAID || sale.status === SaleStatus.UNSOLD;
 }
 
 /**

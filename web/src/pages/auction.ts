@@ -1,5 +1,7 @@
 // The auction page (#/auctions/<id>): the item, the price kept live by WatchAuction, the bid
-// form, Buy It Now, and the bid history.
+// form, Buy It Now, the bid history (with retract on one's own bids), the seller's cancel,
+// and after the close the sale: pay for the buyer, "offered to you" for a next bidder, the
+// countdown to the payment deadline.
 //
 // eBay's rules: a bid is the bidder's maximum and Gavel bids for them up to it (the price shown
 // is the one the proxy rules set, not the maximum); the leader's automatic answers are bids of
@@ -20,7 +22,16 @@ import {
   parseMoney,
   rejectReasonText,
 } from "../format";
-import { AuctionStatus, BidKind, BidRejectReason, BidStatus, type Auction, type Bid } from "../gen/auction/v1/auction_pb";
+import {
+  AuctionStatus,
+  BidKind,
+  BidRejectReason,
+  BidStatus,
+  SaleStatus,
+  type Auction,
+  type Bid,
+  type Sale,
+} from "../gen/auction/v1/auction_pb";
 import { isFinal, watchAuction, type WatchState } from "../watch";
 import { BidHistory } from "./history";
 
@@ -75,6 +86,12 @@ class AuctionView {
   private readonly buyNowOffer = h("p", { "data-testid": "buy-now-price" });
   private readonly mine = h("div", { class: "mine", "data-testid": "my-status" });
   private readonly buyNow = h("button", { type: "button", class: "buy-now", "data-testid": "buy-now" });
+  private readonly salePanel = h("div", { class: "box sale", "data-testid": "sale" });
+  private readonly sellerPanel = h("div", { class: "seller-panel" });
+  private readonly actionResult = h("div", { class: "bid-result", "data-testid": "action-result", role: "status" });
+  /** The sale as the user may see it (GetSale: the buyer named), for the seller and the buyer. */
+  private mySale: Sale | null = null;
+  private saleRead = -1n;
   private endsIn: HTMLElement | null = null;
   private readonly me = currentSession()?.userId;
 
@@ -85,7 +102,10 @@ class AuctionView {
     private readonly signal: AbortSignal,
   ) {
     this.shown = auction;
-    this.history = new BidHistory(auction.currency, () => this.me);
+    this.history = new BidHistory(auction.currency, () => this.me, {
+      allowed: () => !this.biddingClosed(),
+      run: (bid) => void this.retractBid(bid),
+    });
     this.history.merge(firstPage);
   }
 
@@ -103,7 +123,8 @@ class AuctionView {
         onEvent: (auction, bid, gap) => {
           this.apply(auction);
           if (bid) this.bidDecided(bid);
-          if (gap) void this.reloadHistory();
+          // A change without a bid may be a retraction, which marks bids already shown.
+          if (gap || (!bid && auction.closedAt === undefined)) void this.reloadHistory();
         },
         onState: (state) => this.setWatchState(state),
       },
@@ -133,7 +154,10 @@ class AuctionView {
           end ? h("p", {}, "Ends ", this.endsAt, " · ", h("strong", { "data-testid": "ends-in" }, this.endsIn), " ", this.extended, h("br", {}), this.softClose) : null,
           this.buyNowOffer,
           h("div", { class: "box" }, h("div", { class: "muted" }, "Current price"), this.highest, this.bidder, this.reserve, this.mine, this.winner),
+          this.salePanel,
           this.bidPanel,
+          this.sellerPanel,
+          this.actionResult,
           h("p", { class: "meta" }, this.live, " · ", this.version, " · ", this.bidCount),
         ),
       ),
@@ -195,6 +219,113 @@ class AuctionView {
       setText(this.winner, "");
     }
     if (!this.bidPanel.firstChild) this.renderBidPanel();
+    this.renderSellerPanel();
+    this.updateSale();
+    this.history.refresh();
+  }
+
+  /** After the close: the sale as everyone sees it, and what the seller or buyer can do. */
+  private updateSale(): void {
+    const a = this.shown;
+    const sale = a.sale;
+    this.salePanel.hidden = sale === undefined;
+    if (!sale) return;
+    // The public copy names no buyer: the seller and the buyer read theirs (once per version).
+    if (this.me && this.saleRead !== a.version) {
+      this.saleRead = a.version;
+      void auctions.getSale({ auctionId: a.auctionId }, { signal: this.signal }).then(
+        (mine) => {
+          this.mySale = mine;
+          this.renderSale();
+        },
+        () => {
+          this.mySale = null; // not theirs to see: the public copy says enough
+          this.renderSale();
+        },
+      );
+    }
+    this.renderSale();
+  }
+
+  private renderSale(): void {
+    const a = this.shown;
+    const sale = this.mySale && this.mySale.offer === a.sale?.offer && this.mySale.status === a.sale.status ? this.mySale : a.sale;
+    if (!sale) return;
+    const money = formatMoney(sale.price, a.currency);
+    const payBy = sale.payBy ? timestampDate(sale.payBy) : null;
+    this.salePanel.dataset.status = saleStatusText(sale.status);
+    const parts: (HTMLElement | string)[] = [h("div", { class: "muted" }, "Sale")];
+    if (sale.status === SaleStatus.PAID) {
+      parts.push(h("strong", { "data-testid": "sale-status" }, `Paid: ${money}`));
+    } else if (sale.status === SaleStatus.UNSOLD) {
+      parts.push(h("strong", { "data-testid": "sale-status" }, "Unsold: no buyer paid"));
+    } else {
+      const mine = this.me !== undefined && sale.buyerId === this.me;
+      const label = mine
+        ? sale.offer > 0 ? `Offered to you at your maximum, ${money}` : `You won: pay ${money}`
+        : sale.offer > 0 ? `Offered to the next bidder at ${money}` : `Awaiting the winner's payment of ${money}`;
+      parts.push(h("strong", { "data-testid": "sale-status" }, label));
+      if (payBy) parts.push(h("div", { class: "muted" }, "Pay within ", h("strong", { "data-testid": "pay-by" }, countdown(payBy, (e) => formatRemaining(e)))));
+      if (this.me && this.me === a.sellerId && sale.buyerId) {
+        const unpaid = sale.buyerUnpaidItems > 0 ? ` (${sale.buyerUnpaidItems} won item(s) left unpaid before)` : "";
+        parts.push(h("div", { class: "muted", "data-testid": "sale-buyer" }, `Buyer: ${sale.buyerId}${unpaid}`));
+      }
+      if (mine) {
+        const pay = h("button", { type: "button", "data-testid": "pay-sale" }, `Pay ${money}`);
+        const requestId = crypto.randomUUID(); // a retry of this button is the same payment
+        pay.onclick = () => void this.act(pay, () => auctions.paySale({ auctionId: a.auctionId, requestId }), "Paid. Thank you!");
+        parts.push(h("div", { class: "row" }, pay));
+        if (sale.offer > 0) {
+          const decline = h("button", { type: "button", class: "secondary", "data-testid": "decline-offer" }, "Decline the offer");
+          decline.onclick = () => void this.act(decline, () => auctions.declineOffer({ auctionId: a.auctionId }), "Declined.");
+          parts.push(decline);
+        }
+      }
+    }
+    replace(this.salePanel, ...parts);
+  }
+
+  /** The seller's cancel button, while the auction is open (the service judges the time rule). */
+  private renderSellerPanel(): void {
+    const a = this.shown;
+    if (!this.me || this.me !== a.sellerId || this.biddingClosed()) {
+      replace(this.sellerPanel);
+      return;
+    }
+    if (this.sellerPanel.firstChild) return;
+    const cancel = h("button", { type: "button", class: "secondary", "data-testid": "cancel-auction" }, "Cancel the auction");
+    cancel.onclick = () => void this.act(cancel, () => auctions.cancelAuction({ auctionId: a.auctionId, reason: "" }), "Cancelled.");
+    replace(this.sellerPanel, cancel);
+  }
+
+  private async retractBid(bid: Bid): Promise<void> {
+    try {
+      await bids.retractBid({ auctionId: this.shown.auctionId, bidId: bid.bidId, reason: "" }, { signal: this.signal });
+      this.answer("Retracted: the price is what the remaining bids make it.", "accepted");
+      await this.reloadHistory();
+      await this.refresh();
+    } catch (err) {
+      if (!this.signal.aborted) this.answer(describe(err).summary, "rejected");
+    }
+  }
+
+  /** A sale or seller action: its answer (or the rule that refused it) under the panel. */
+  private async act(button: HTMLButtonElement, call: () => Promise<unknown>, done: string): Promise<void> {
+    button.disabled = true;
+    try {
+      await call();
+      this.answer(done, "accepted");
+      await this.refresh();
+    } catch (err) {
+      if (!this.signal.aborted) this.answer(describe(err).summary, "rejected");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  private answer(text: string, status: string): void {
+    setText(this.actionResult, text);
+    this.actionResult.dataset.status = status;
   }
 
   /** The end as it stands, moved by soft close: marked "extended" once it differs from the original. */
@@ -437,6 +568,10 @@ class AuctionView {
     })();
     return this.reloading;
   }
+}
+
+function saleStatusText(status: SaleStatus): string {
+  return status === SaleStatus.PAID ? "paid" : status === SaleStatus.UNSOLD ? "unsold" : "awaiting-payment";
 }
 
 function watchStateText(state: WatchState): string {

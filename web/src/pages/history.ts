@@ -16,6 +16,8 @@ export class BidHistory {
   constructor(
     private readonly currency: string,
     private readonly me: () => string | undefined,
+    /** Offered on the user's own bids while the auction is open; the service judges the rules. */
+    private readonly retract: { allowed: () => boolean; run: (bid: Bid) => void } | null = null,
   ) {}
 
   merge(bids: Iterable<Bid>): void {
@@ -30,6 +32,9 @@ export class BidHistory {
         this.bids.set(bid.bidId, bid.maxAmount === 0n ? { ...bid, maxAmount: known.maxAmount } : bid);
       } else if (bid.status === known.status && bid.maxAmount > known.maxAmount) {
         this.bids.set(bid.bidId, bid);
+      } else if (bid.retracted && !known.retracted) {
+        // A retraction marks a decided bid; it keeps the maximum the user's own copy had.
+        this.bids.set(bid.bidId, { ...known, retracted: true });
       }
     }
     this.render();
@@ -55,10 +60,20 @@ export class BidHistory {
     replace(this.element, ...ordered.map((b) => this.row(b)));
   }
 
+  /** Re-renders (whether retraction is offered follows the auction's state). */
+  refresh(): void {
+    this.render();
+  }
+
   private row(bid: Bid): HTMLElement {
     const rejected = bid.status === BidStatus.REJECTED;
     const mine = bid.bidderId === this.me();
     const kind = bidKindText(bid.kind);
+    const retractable = mine && !bid.retracted && bid.kind === BidKind.MANUAL && this.retract?.allowed();
+    const retractButton = retractable
+      ? h("button", { type: "button", class: "link", "data-testid": "retract-bid" }, "retract")
+      : null;
+    if (retractButton) retractButton.onclick = () => this.retract?.run(bid);
     return h(
       "li",
       {
@@ -66,7 +81,8 @@ export class BidHistory {
         "data-bid-id": bid.bidId,
         "data-status": bidStatusText(bid.status).toLowerCase(),
         "data-kind": bid.kind === BidKind.PROXY ? "proxy" : bid.kind === BidKind.BUY_NOW ? "buy-now" : "manual",
-        class: rejected ? "rejected" : "",
+        "data-retracted": String(bid.retracted),
+        class: rejected || bid.retracted ? "rejected" : "",
       },
       h("span", { class: "amount" }, formatMoney(bid.amount, this.currency)),
       h(
@@ -82,7 +98,9 @@ export class BidHistory {
         bidStatusText(bid.status),
         rejected ? ` (${rejectReasonText(bid.rejectReason)})` : "",
         kind ? h("span", { class: "kind", "data-testid": "bid-kind" }, ` · ${kind}`) : null,
+        bid.retracted ? h("span", { class: "kind", "data-testid": "bid-retracted" }, " · retracted") : null,
       ),
+      retractButton,
       h("time", { class: "muted" }, bid.placedAt ? formatTime(timestampDate(bid.placedAt)) : ""),
     );
   }
