@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 import grpc
 from babel.numbers import format_currency, get_currency_precision
 from tenacity import retry, retry_if_exception, wait_exponential
 
+from gavel import durations
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.client import GavelClient
 from gavel.errors import field_violations, precondition_failures
@@ -91,15 +91,14 @@ class Duration(click.ParamType[timedelta]):
     """``90s``, ``15m``, ``2h``, ``3d``."""
 
     name = "duration"
-    UNITS: ClassVar[dict[str, str]] = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
         if isinstance(value, timedelta):
             return value
-        match = re.fullmatch(r"(\d+)([smhd])", str(value).strip())
-        if not match:
+        parsed = durations.parse(str(value))
+        if parsed is None:
             self.fail(f"{value!r} is not a duration such as 90s, 15m, 2h or 3d", param, ctx)
-        return timedelta(**{self.UNITS[match[2]]: int(match[1])})
+        return parsed
 
     @staticmethod
     def text(value: timedelta) -> str:
@@ -111,13 +110,19 @@ class Duration(click.ParamType[timedelta]):
         return f"{seconds}s"
 
 
-def until(moment: datetime) -> str:
+def remaining(moment: datetime) -> str:
+    """``1h05m``, ``4m09s``, or "" once it has passed."""
     left = moment - datetime.now(UTC)
     if left <= timedelta(0):
-        return "ended"
+        return ""
     minutes, seconds = divmod(int(left.total_seconds()), 60)
     hours, minutes = divmod(minutes, 60)
-    return f"ends in {hours}h{minutes:02d}m" if hours else f"ends in {minutes}m{seconds:02d}s"
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def until(moment: datetime) -> str:
+    left = remaining(moment)
+    return f"ends in {left}" if left else "ended"
 
 
 def status_name(status: int) -> str:
@@ -242,6 +247,7 @@ def auction() -> None:
     type=Duration(),
     help="A bid in the last DURATION moves the end to DURATION after it (up to a day past the end).",
 )
+@click.option("--payment-window", type=Duration(), help="How long the buyer has to pay (default: the service's).")
 @click.pass_obj
 @friendly_errors
 def auction_create(
@@ -256,6 +262,7 @@ def auction_create(
     reserve: Decimal | None,
     buy_now: Decimal | None,
     soft_close: timedelta | None,
+    payment_window: timedelta | None,
 ) -> None:
     """Posts an item for auction; you are the seller."""
     currency = currency.upper()
@@ -274,6 +281,8 @@ def auction_create(
         window = duration(soft_close)
         hard_end = min(end + HARD_END_AFTER, start + MAX_AUCTION)
         request.soft_close.CopyFrom(pb.SoftClose(window=window, extension=window, hard_end=timestamp(hard_end)))
+    if payment_window is not None:
+        request.payment_window.CopyFrom(duration(payment_window))
     click.echo(client.create_auction(request).auction_id)
 
 
@@ -394,9 +403,10 @@ def buy(client: GavelClient, auction_id: str) -> None:
 
 @main.command()
 @click.argument("auction_id")
+@click.option("--ids", is_flag=True, help="Start each line with the bid's id (for `gavel retract`).")
 @click.pass_obj
 @friendly_errors
-def bids(client: GavelClient, auction_id: str) -> None:
+def bids(client: GavelClient, auction_id: str, ids: bool) -> None:
     """The bid history, newest first, rejected bids with their reasons (and, signed in, your
     own maximum on your bids)."""
     currency = client.get_auction(auction_id).currency
@@ -409,7 +419,8 @@ def bids(client: GavelClient, auction_id: str) -> None:
             outcome += f", your maximum {money(b.max_amount, currency)}"
         if b.retracted:
             outcome += " [retracted]"
-        click.echo(f"{at}  {money(b.amount, currency):>14}  {b.bidder_id:<20}  {outcome}")
+        line = f"{at}  {money(b.amount, currency):>14}  {b.bidder_id:<20}  {outcome}"
+        click.echo(f"{b.bid_id}  {line}" if ids else line)
 
 
 SALE_STATUSES = {
@@ -426,7 +437,7 @@ def sale_line(sale: pb.Sale, currency: str) -> str:
     if sale.offer:
         line += f" (offer {sale.offer} to a next bidder)"
     if sale.status == pb.SALE_STATUS_AWAITING_PAYMENT:
-        line += f", pay {until(sale.pay_by.ToDatetime(tzinfo=UTC))}"
+        line += f", pay within {remaining(sale.pay_by.ToDatetime(tzinfo=UTC)) or '(the deadline has passed)'}"
     if sale.buyer_unpaid_items:
         line += f"; the buyer has left {sale.buyer_unpaid_items} won item(s) unpaid"
     return line
@@ -481,8 +492,8 @@ def cancel(client: GavelClient, auction_id: str, reason: str) -> None:
 @click.pass_obj
 @friendly_errors
 def retract(client: GavelClient, auction_id: str, bid_id: str, reason: str) -> None:
-    """Takes back your bid BID_ID: any bid while more than 12 hours are left; later, only a bid
-    of the last hour, which takes back all your bids on the auction."""
+    """Takes back your bid BID_ID (`gavel bids --ids` shows it): any bid while more than 12
+    hours are left; later, only a bid of the last hour, which takes back all your bids."""
     taken = client.retract_bid(auction_id, bid_id, reason)
     after = client.get_auction(auction_id)
     click.echo(f"retracted bid {taken.bid_id}; {standing(after)}")

@@ -6,7 +6,6 @@ the launcher, the services, the gateway template and the tests cannot disagree.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gavel import services
+from gavel import durations, services
 
 #: Documented development default; production must set GAVEL_JWT_SECRET (or use JWKS).
 DEV_JWT_SECRET = "gavel-dev-secret-not-for-production"
@@ -24,19 +23,11 @@ DEV_JWT_SECRET = "gavel-dev-secret-not-for-production"
 DEV_PAGE_TOKEN_SECRET = "gavel-dev-page-token-secret-not-for-production"
 
 
-_UNITS = {"ms": timedelta(milliseconds=1), "s": timedelta(seconds=1), "m": timedelta(minutes=1),
-          "h": timedelta(hours=1), "d": timedelta(days=1)}  # fmt: skip
-_SPAN = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-
-
 def _duration(value: Any) -> Any:
-    """``48h``, ``5s``, ``1h30m`` (as Go, Envoy and Kubernetes write durations); anything else
-    is left to pydantic (ISO 8601 ``PT48H``, as ``as_env`` passes it on, or seconds)."""
-    if isinstance(value, str):
-        spans = _SPAN.findall(value)
-        if spans and "".join(n + u for n, u in spans) == value.strip():
-            return sum((float(n) * _UNITS[u] for n, u in spans), timedelta())
-    return value
+    """``48h``, ``5s``, ``1h30m`` (``durations``); anything else is left to pydantic (ISO 8601
+    ``PT48H``, as ``as_env`` passes it on, or seconds)."""
+    parsed = durations.parse(value) if isinstance(value, str) else None
+    return value if parsed is None else parsed
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]

@@ -179,3 +179,41 @@ def test_a_bid_in_the_soft_close_window_extends_the_end(gavel) -> None:
     assert match, extended
     new_end, original = (datetime.fromisoformat(t) for t in match.groups())
     assert original == end and before + timedelta(minutes=59) < new_end <= datetime.now(end.tzinfo) + timedelta(hours=1)
+
+
+def test_sale_cancel_and_retract_through_the_cli(gavel) -> None:
+    seller, winner, rival = (f"{who}-{uuid.uuid4().hex[:6]}" for who in ("seller", "winner", "rival"))
+    assert gavel("token", "--user", seller).exit_code == 0
+    soon = gavel(
+        "auction", "create", "--name", "Kettle", "--starting-price", "10", "--ends-in", "4s", "--payment-window", "60s"
+    )
+    later = gavel("auction", "create", "--name", "Lamp", "--starting-price", "10", "--ends-in", "3d")
+    assert soon.exit_code == later.exit_code == 0, (soon.output, later.output)
+    soon_id, later_id = soon.stdout.strip(), later.stdout.strip()
+    assert gavel("token", "--user", rival).exit_code == 0
+    assert gavel("bid", soon_id, "11").exit_code == 0
+    assert gavel("bid", later_id, "12").exit_code == 0
+    assert gavel("token", "--user", winner).exit_code == 0
+    assert gavel("bid", soon_id, "15").exit_code == 0
+
+    # More than 12 hours left: the rival takes the bid back; then the seller cancels.
+    [line] = gavel("bids", "--ids", later_id).output.splitlines()
+    bid_id = line.split()[0]
+    assert gavel("token", "--user", rival).exit_code == 0
+    taken = gavel("retract", later_id, bid_id)
+    assert taken.exit_code == 0 and taken.output.startswith(f"retracted bid {bid_id}"), taken.output
+    assert "[retracted]" in gavel("bids", later_id).output
+    assert gavel("token", "--user", seller).exit_code == 0
+    assert gavel("cancel", later_id).output.strip() == "cancelled: Lamp"
+    refused = gavel("cancel", soon_id)
+    assert refused.exit_code == 1 and "FAILED_PRECONDITION" in refused.output, refused.output
+    assert "rule: " in refused.output  # CANCEL_TOO_LATE, or AUCTION_ENDED if the end came first
+
+    # The close, then the winner's sale: 11.00 + the increment at 11.00 (0.50).
+    assert gavel("watch", soon_id).exit_code == 0
+    assert gavel("token", "--user", winner).exit_code == 0
+    assert re.match(rf"awaiting payment: \$11\.50 by {winner}, pay within \d+m\d\ds$", gavel("sale", soon_id).output)
+    paid = gavel("pay", soon_id)
+    assert (paid.exit_code, paid.output.strip()) == (0, f"paid: $11.50 by {winner}")
+    declined = gavel("decline", soon_id)
+    assert declined.exit_code == 1 and "rule: ALREADY_PAID" in declined.output, declined.output
