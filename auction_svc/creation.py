@@ -15,7 +15,15 @@ import pycountry
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import to_ms
-from gavel.domain.auction import DEFAULT_MAX_OFFERS, DEFAULT_PAYMENT_WINDOW, Auction, IncrementStep, Item, SoftClose
+from gavel.domain.auction import (
+    DEFAULT_MAX_OFFERS,
+    DEFAULT_PAYMENT_WINDOW,
+    DEFAULT_PAYMENT_WINDOW_MIN,
+    Auction,
+    IncrementStep,
+    Item,
+    SoftClose,
+)
 from gavel.errors import FieldViolation, InvalidArgument
 from gavel.messages import from_timestamp
 from gavel.settings import Settings
@@ -57,7 +65,7 @@ class SaleTerms:
     """The sale's terms an auction is created with (settings; production's by default)."""
 
     payment_window_default: timedelta = DEFAULT_PAYMENT_WINDOW
-    payment_window_min: timedelta = timedelta(hours=24)
+    payment_window_min: timedelta = DEFAULT_PAYMENT_WINDOW_MIN
     max_offers: int = DEFAULT_MAX_OFFERS
 
     @classmethod

@@ -73,11 +73,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
     async def GetAuction(
         self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext[pb.GetAuctionRequest, pb.Auction]
     ) -> pb.Auction:
-        auction_id = parse_id(request.auction_id, "auction_id")
-        auction = await self._store.get(auction_id)
-        if auction is None:
-            raise NotFound(f"auction {auction_id} not found")
-        return auction_to_pb(auction, self._clock(), viewer_id())
+        return auction_to_pb(await self._auction(request.auction_id), self._clock(), viewer_id())
 
     async def ListAuctions(
         self,

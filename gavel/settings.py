@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gavel import durations, services
+from gavel.domain.auction import DEFAULT_MAX_OFFERS, DEFAULT_PAYMENT_WINDOW, DEFAULT_PAYMENT_WINDOW_MIN
 
 #: Documented development default; production must set GAVEL_JWT_SECRET (or use JWKS).
 DEV_JWT_SECRET = "gavel-dev-secret-not-for-production"
@@ -97,10 +98,10 @@ class Settings(BaseSettings):
 
     # The sale after the close. The payment window an auction gets when its seller names
     # none, and the least a seller may name (production: 48 h; tests set seconds).
-    payment_window_default: Duration = timedelta(hours=48)
-    payment_window_min: Duration = timedelta(hours=24)
+    payment_window_default: Duration = DEFAULT_PAYMENT_WINDOW
+    payment_window_min: Duration = DEFAULT_PAYMENT_WINDOW_MIN
     # Next bidders offered the item, one after another, after an unpaid winner.
-    sale_max_offers: int = Field(default=3, ge=0)
+    sale_max_offers: int = Field(default=DEFAULT_MAX_OFFERS, ge=0)
     # Taking back (eBay's rules): with a bid leading, a seller may cancel only while more
     # than this is left; a bidder may then retract only a bid placed within retract_recent
     # (which takes all their bids), and any one bid before it.

@@ -75,8 +75,10 @@ class SaleStatus(enum.Enum):
     UNSOLD = "unsold"
 
 
-#: The payment window and the next-bidder offers of an auction stored before they existed.
+#: The sale's production terms (the settings' defaults), and those of an auction stored
+#: before the sale existed.
 DEFAULT_PAYMENT_WINDOW = timedelta(hours=48)
+DEFAULT_PAYMENT_WINDOW_MIN = timedelta(hours=24)
 DEFAULT_MAX_OFFERS = 3
 
 

@@ -9,8 +9,11 @@ and the API answers it as a gRPC status with the rule as a ``PreconditionFailure
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from gavel.domain.auction import Auction
+from gavel.domain.bidding import Steps
 
 
 class Refusal(enum.Enum):
@@ -42,3 +45,9 @@ class Refused:
     command: Any
     version: int
     reason: Refusal
+
+
+def refuse(state: Auction, command: Any, reason: Refusal) -> Steps:
+    """The one step a refusal makes: the version, and nothing else, moves on."""
+    after = replace(state, version=state.version + 1)
+    return [(after, Refused(command, after.version, reason))]

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from gavel.domain.auction import Auction, Sale, SaleStatus
 from gavel.domain.bidding import BidOutcome, Steps
-from gavel.domain.refusals import Refusal, Refused
+from gavel.domain.refusals import Refusal, refuse
 from gavel.domain.standings import replay
 
 
@@ -63,11 +63,6 @@ class SaleChanged:
     sale: Sale
     #: The winner whose window passed unpaid ("" otherwise): counted against them.
     unpaid_buyer: str = ""
-
-
-def _refused(state: Auction, command: SaleCommand, reason: Refusal) -> Steps:
-    after = replace(state, version=state.version + 1)
-    return [(after, Refused(command, after.version, reason))]
 
 
 def _unchanged(state: Auction, command: SaleCommand) -> Steps:
@@ -127,7 +122,7 @@ def decide_pay(state: Auction, pay: PaySale) -> Steps:
         return _unchanged(state, pay)
     reason = _open_sale_refusal(state, pay.buyer_id, pay.at)
     if reason is not None:
-        return _refused(state, pay, reason)
+        return refuse(state, pay, reason)
     assert sale is not None
     paid = replace(sale, status=SaleStatus.PAID, paid_at=pay.at, paid_request_id=pay.request_id)
     after = replace(state, version=state.version + 1, sale=paid)
@@ -143,7 +138,7 @@ def decide_decline(state: Auction, decline: DeclineOffer, history: Sequence[BidO
     if reason is None and sale is not None and sale.offer == 0:
         reason = Refusal.WINNER_CANNOT_DECLINE
     if reason is not None:
-        return _refused(state, decline, reason)
+        return refuse(state, decline, reason)
     return _move_on(state, decline, history, unpaid="")
 
 

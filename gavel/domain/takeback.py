@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidKind, BidOutcome, Steps
-from gavel.domain.refusals import Refusal, Refused
+from gavel.domain.refusals import Refusal, refuse
 from gavel.domain.standings import replay
 
 
@@ -65,11 +65,6 @@ class Retracted:
     bid_ids: tuple[uuid.UUID, ...]
 
 
-def _refused(state: Auction, command: CancelAuction | RetractBid, reason: Refusal) -> Steps:
-    after = replace(state, version=state.version + 1)
-    return [(after, Refused(command, after.version, reason))]
-
-
 def _ended(state: Auction, at: datetime) -> Refusal | None:
     if state.cancelled_at is not None:
         return Refusal.AUCTION_CANCELLED
@@ -80,14 +75,14 @@ def _ended(state: Auction, at: datetime) -> Refusal | None:
 
 def decide_cancel(state: Auction, cancel: CancelAuction) -> Steps:
     if state.seller_id != cancel.seller_id:
-        return _refused(state, cancel, Refusal.NOT_THE_SELLER)
+        return refuse(state, cancel, Refusal.NOT_THE_SELLER)
     if state.cancelled_at is not None:
         return [(state, Cancelled(cancel, state.version))]
     reason = _ended(state, cancel.at)
     if reason is None and state.highest_bidder_id and state.end_date - cancel.at <= cancel.min_remaining:
         reason = Refusal.CANCEL_TOO_LATE
     if reason is not None:
-        return _refused(state, cancel, reason)
+        return refuse(state, cancel, reason)
     after = replace(state, version=state.version + 1, cancelled_at=cancel.at, cancel_reason=cancel.reason)
     return [(after, Cancelled(cancel, after.version))]
 
@@ -101,18 +96,18 @@ def retractable(history: Sequence[BidOutcome], bidder_id: str) -> list[BidOutcom
 def decide_retract(state: Auction, retract: RetractBid, history: Sequence[BidOutcome]) -> Steps:
     target = next((o for o in history if o.bid_id == retract.bid_id and o.kind is BidKind.MANUAL), None)
     if target is None or target.bidder_id != retract.bidder_id:
-        return _refused(state, retract, Refusal.NOT_YOUR_BID)
+        return refuse(state, retract, Refusal.NOT_YOUR_BID)
     if target.retracted:
         return [(state, Retracted(retract, state.version, ()))]
     reason = _ended(state, retract.at)
     if reason is not None:
-        return _refused(state, retract, reason)
+        return refuse(state, retract, reason)
     if state.end_date - retract.at > retract.min_remaining:
         taken: tuple[uuid.UUID, ...] = (target.bid_id,)
     elif retract.at - target.placed_at < retract.recent:
         taken = tuple(o.bid_id for o in retractable(history, retract.bidder_id))
     else:
-        return _refused(state, retract, Refusal.RETRACT_TOO_LATE)
+        return refuse(state, retract, Refusal.RETRACT_TOO_LATE)
     remaining = [replace(o, retracted=True) if o.bid_id in taken else o for o in history]
     replayed, standing = replay(state, remaining)
     leader = standing[0] if standing else None
