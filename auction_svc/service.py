@@ -23,11 +23,12 @@ from gavel.domain.auction import Auction
 from gavel.domain.refusals import Refused
 from gavel.domain.sale import PaySale, SaleChanged, decide_pay
 from gavel.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from gavel.interceptors import require_principal, viewer_id
+from gavel.interceptors import require_principal, viewer
 from gavel.messages import STATUS_FROM_PB, auction_to_pb, parse_id, sale_to_pb
 from gavel.paging import PageTokens, page_size
 from gavel.settings import Settings
 from gavel.submission import Submitter, refusal_error
+from gavel.views import mask_auction, mask_sale
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
 AUTHENTICATED_METHODS = frozenset(
@@ -68,12 +69,12 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         seller = require_principal()
         auction = creation.new_auction(request, seller.user_id, self._clock(), self._terms)
         stored, _created = await self._store.create(auction)
-        return auction_to_pb(stored, self._clock(), seller.user_id)
+        return auction_to_pb(stored, self._clock(), seller)
 
     async def GetAuction(
         self, request: pb.GetAuctionRequest, context: grpc.aio.ServicerContext[pb.GetAuctionRequest, pb.Auction]
     ) -> pb.Auction:
-        return auction_to_pb(await self._auction(request.auction_id), self._clock(), viewer_id())
+        return auction_to_pb(await self._auction(request.auction_id), self._clock(), viewer())
 
     async def ListAuctions(
         self,
@@ -94,15 +95,16 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         )
         now = self._clock()
         auctions, token = await listing.list_auctions(self._store, query, request.page_token, now, self._tokens)
-        viewer = viewer_id()
+        caller = viewer()
         return pb.ListAuctionsResponse(
-            auctions=[auction_to_pb(a, now, viewer) for a in auctions], next_page_token=token
+            auctions=[auction_to_pb(a, now, caller) for a in auctions], next_page_token=token
         )
 
     async def CancelAuction(
         self, request: pb.CancelAuctionRequest, context: grpc.aio.ServicerContext[pb.CancelAuctionRequest, pb.Auction]
     ) -> pb.Auction:
-        seller = require_principal().user_id
+        principal = require_principal()
+        seller = principal.user_id
         if len(request.reason) > MAX_REASON:
             raise InvalidArgument([FieldViolation("reason", f"at most {MAX_REASON} characters")])
         auction = await self._auction(request.auction_id)
@@ -117,25 +119,27 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
             reason=request.reason,
             min_remaining=self._settings.cancel_min_remaining,
         )
-        return pb.Auction.FromString((await self._submitter.decided(command)).data)
+        return mask_auction(pb.Auction.FromString((await self._submitter.decided(command)).data), principal)
 
     async def GetSale(
         self, request: pb.GetSaleRequest, context: grpc.aio.ServicerContext[pb.GetSaleRequest, pb.Sale]
     ) -> pb.Sale:
-        viewer = require_principal().user_id
+        principal = require_principal()
+        viewer = principal.user_id
         auction = await self._auction(request.auction_id)
         sale = auction.sale
         if sale is None:
             raise NotFound(f"auction {auction.auction_id} has no sale (it has not closed with a winner)")
-        if viewer not in (auction.seller_id, sale.buyer_id):
+        if viewer not in (auction.seller_id, sale.buyer_id) and not principal.service:
             raise PermissionDenied("the sale is the seller's and its buyer's to see")
         unpaid = await self._store.unpaid_items(sale.buyer_id) if viewer == auction.seller_id and sale.buyer_id else 0
-        return sale_to_pb(auction, viewer, unpaid)
+        return sale_to_pb(auction, principal, unpaid)
 
     async def PaySale(
         self, request: pb.PaySaleRequest, context: grpc.aio.ServicerContext[pb.PaySaleRequest, pb.Sale]
     ) -> pb.Sale:
-        buyer = require_principal().user_id
+        principal = require_principal()
+        buyer = principal.user_id
         if len(request.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument([FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters")])
         auction = await self._auction(request.auction_id)
@@ -148,7 +152,7 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
             raise refusal_error(judged.reason.value, auction.auction_id)
         assert isinstance(judged, SaleChanged)
         if judged.version == auction.version:  # the payment that paid, again
-            return sale_to_pb(auction, buyer)
+            return sale_to_pb(auction, principal)
         command = commands.PaySaleCommand(
             auction_id=auction.auction_id,
             command_id=uuid.uuid4(),
@@ -165,12 +169,13 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         except (FailedPrecondition, PermissionDenied):
             await self._payments.refund(charge)
             raise
-        return pb.Sale.FromString(reply.data)
+        return mask_sale(pb.Sale.FromString(reply.data), principal, auction.seller_id)
 
     async def DeclineOffer(
         self, request: pb.DeclineOfferRequest, context: grpc.aio.ServicerContext[pb.DeclineOfferRequest, pb.Sale]
     ) -> pb.Sale:
-        bidder = require_principal().user_id
+        principal = require_principal()
+        bidder = principal.user_id
         auction = await self._auction(request.auction_id)
         command = commands.DeclineOfferCommand(
             auction_id=auction.auction_id,
@@ -179,4 +184,6 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
             reply_to=self._submitter.reply_to,
             bidder_id=bidder,
         )
-        return pb.Sale.FromString((await self._submitter.decided(command)).data)
+        return mask_sale(
+            pb.Sale.FromString((await self._submitter.decided(command)).data), principal, auction.seller_id
+        )

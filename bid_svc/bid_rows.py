@@ -25,11 +25,12 @@ from gavel.domain.bidding import BidKind, BidOutcome, RejectReason
 #: A bid's columns in ``auctions`` and ``bids_by_auction`` (after the ``auction_id`` key).
 BID_COLUMNS = (
     "bid_id, bidder_id, amount, placed_at, accepted, reject_reason, seq, highest_after, prev_bid_id, kind, max_amount,"
-    " retracted"
+    " retracted, bidder_alias"
 )
 #: A bid's columns in ``bids_by_bidder`` (after the ``bidder_id`` key).
 BIDDER_COLUMNS = (
-    "placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after, kind, max_amount, retracted"
+    "placed_at, bid_id, auction_id, amount, accepted, reject_reason, seq, highest_after, kind, max_amount, retracted,"
+    " bidder_alias"
 )
 
 
@@ -61,6 +62,8 @@ class _Decided(Protocol):
     def max_amount(self) -> int | None: ...
     @property
     def retracted(self) -> bool | None: ...
+    @property
+    def bidder_alias(self) -> int | None: ...
 
 
 class BidRow(_Decided, Protocol):
@@ -99,6 +102,7 @@ def _outcome(row: _Decided, auction_id: uuid.UUID, bidder_id: str, prev_bid_id: 
         highest_bid=row.highest_after,
         prev_bid_id=prev_bid_id,
         retracted=bool(row.retracted),
+        alias=row.bidder_alias or 0,
     )
 
 
@@ -133,6 +137,7 @@ def bid_values(outcome: BidOutcome) -> tuple[Any, ...]:
         o.kind.value,
         o.max_amount,
         _retracted(o),
+        o.alias,
     )
 
 
@@ -152,4 +157,5 @@ def bidder_values(outcome: BidOutcome) -> tuple[Any, ...]:
         o.kind.value,
         o.max_amount,
         _retracted(o),
+        o.alias,
     )

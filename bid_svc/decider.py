@@ -42,14 +42,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from bid_svc.ledger import Ledger
 from bid_svc.partition import Group, Lane
 from gavel import bus, commands, replies
-from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.clock import Clock, utcnow
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Closed, Steps
 from gavel.domain.decision import NEEDS_HISTORY, Command, decide_all
 from gavel.domain.refusals import Refused
 from gavel.domain.takeback import Retracted
-from gavel.messages import auction_to_pb, outcome_to_pb, sale_to_pb
+from gavel.messages import auction_to_pb, event_to_pb, outcome_to_pb, sale_to_pb
+from gavel.views import UNMASKED
 
 log = logging.getLogger(__name__)
 
@@ -222,9 +222,8 @@ class Decider:
             if state.version == last:
                 continue  # a repeat (a second payment, cancel...): nothing changed to announce
             last = state.version
-            event = pb.AuctionEvent(auction=auction_to_pb(state, now))
+            event = event_to_pb(state, now, outcome if isinstance(outcome, BidOutcome) else None)
             if isinstance(outcome, BidOutcome):
-                event.bid.CopyFrom(outcome_to_pb(outcome))
                 DECISIONS.labels("accepted" if outcome.accepted else "rejected").inc()
             elif isinstance(outcome, Closed):
                 DECISIONS.labels("closed").inc()
@@ -233,13 +232,13 @@ class Decider:
             await self._nc.publish(bus.auction_subject(lane.auction_id), event.SerializeToString())
         if already and lane.auction is not None:
             # Re-published so a watcher that missed the first event (we died before it) converges.
-            current = pb.AuctionEvent(auction=auction_to_pb(lane.auction, now))
+            current = event_to_pb(lane.auction, now)
             await self._nc.publish(bus.auction_subject(lane.auction_id), current.SerializeToString())
         by_id = {o.bid_id: o for o in new_bids} | already
         for _msg, command in group:
             if isinstance(command, commands.BID_COMMANDS) and command.reply_to and command.bid_id in by_id:
-                # The reply goes to the bidder's own PlaceBid: it carries their maximum.
-                reply = outcome_to_pb(by_id[command.bid_id], viewer=command.bidder_id)
+                # The reply goes to the bidder's own PlaceBid, which masks it for its caller.
+                reply = outcome_to_pb(by_id[command.bid_id], UNMASKED)
                 await replies.send(self._nc, command.reply_to, command.bid_id, reply.SerializeToString())
         for state, outcome in steps:
             request = decided.requests.get(id(getattr(outcome, "command", None)))
@@ -270,13 +269,13 @@ def _to_domain(command: commands.AnyCommand, now: datetime) -> Command:
 def _answer(
     state: Auction, outcome: object, request: commands.RequestCommand, history: list[BidOutcome], now: datetime
 ) -> tuple[bytes, str]:
-    """A request's reply: the message its RPC returns, or the rule that refused it."""
+    """A request's reply: the message its RPC returns (whole: the RPC masks it for its
+    caller), or the rule that refused it."""
     if isinstance(outcome, Refused):
         return b"", outcome.reason.value
     if isinstance(request, commands.RetractBidCommand):
         bid = next(b for b in history if b.bid_id == request.bid_id)
-        return outcome_to_pb(replace(bid, retracted=True), viewer=request.bidder_id).SerializeToString(), ""
+        return outcome_to_pb(replace(bid, retracted=True), UNMASKED).SerializeToString(), ""
     if isinstance(request, commands.CancelAuctionCommand):
-        return auction_to_pb(state, now, viewer=request.seller_id).SerializeToString(), ""
-    viewer = request.buyer_id if isinstance(request, commands.PaySaleCommand) else request.bidder_id
-    return sale_to_pb(state, viewer).SerializeToString(), ""
+        return auction_to_pb(state, now, UNMASKED).SerializeToString(), ""
+    return sale_to_pb(state, UNMASKED).SerializeToString(), ""

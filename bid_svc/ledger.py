@@ -29,7 +29,7 @@ from bid_svc.bid_rows import (
     placeholders,
 )
 from gavel import cql
-from gavel.auction_store import SALE_COLUMNS, AuctionStore, sale_values
+from gavel.auction_store import SALE_COLUMNS, AuctionStore, new_bidders, sale_values
 from gavel.cql import unset_if_none
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Outcome, proxy_bid_id
@@ -45,7 +45,7 @@ class Ledger:
         self._cas_state = p(
             "UPDATE auctions SET version = ?, highest_bid = ?, highest_bidder_id = ?, highest_bid_id = ?,"
             " bid_count = ?, closed_at = ?, winner_id = ?, leader_max = ?, end_date = ?, cancelled_at = ?,"
-            f" cancel_reason = ?, {', '.join(f'{c} = ?' for c in SALE_COLUMNS)}"
+            f" cancel_reason = ?, {', '.join(f'{c} = ?' for c in SALE_COLUMNS)}, bidders = bidders + ?"
             " WHERE auction_id = ? IF version = ?"
         )
         self._retract = p("UPDATE auctions SET retracted = true WHERE auction_id = ? AND bid_id = ?")
@@ -120,6 +120,7 @@ class Ledger:
                 unset_if_none(after.cancelled_at),
                 after.cancel_reason or UNSET_VALUE,
                 *sale_values(after.sale if after.sale != before.sale else None),
+                new_bidders(before, after),
                 after.auction_id,
                 before.version,
             ),

@@ -17,11 +17,12 @@ from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
 from gavel.domain.auction import Auction
 from gavel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from gavel.interceptors import require_principal, viewer_id
+from gavel.interceptors import require_principal, viewer
 from gavel.messages import outcome_to_pb, parse_id, timestamp
 from gavel.paging import page_size
 from gavel.settings import Settings
 from gavel.submission import Submitter
+from gavel.views import mask_bid
 
 ANSWERS = Counter(
     "gavel_place_bid_answers_total", "PlaceBid answers by bid status (PENDING: decision late).", ["status"]
@@ -136,11 +137,12 @@ class BidService(pb_grpc.BidServiceServicer):
         """Appends to the log and answers the decision, or PENDING if it is late."""
         auction_id, bidder = command.auction_id, command.bidder_id
         submitted = await self._submitter.submit(command, command.bid_id, str(command.bid_id))
-        answer = pb.Bid.FromString(submitted.reply.data) if submitted.reply is not None else None
+        caller = viewer()
+        answer = mask_bid(pb.Bid.FromString(submitted.reply.data), caller) if submitted.reply is not None else None
         if submitted.duplicate:
             # A retry of a bid already in the log: its outcome may be recorded already.
             recorded = await self._bids.get(auction_id, command.bid_id)
-            answer = outcome_to_pb(recorded, viewer=bidder) if recorded is not None else None
+            answer = outcome_to_pb(recorded, caller) if recorded is not None else None
         if answer is None:
             answer = pb.Bid(
                 bid_id=str(command.bid_id),
@@ -176,7 +178,7 @@ class BidService(pb_grpc.BidServiceServicer):
             min_remaining=s.cancel_min_remaining,
             recent=s.retract_recent,
         )
-        return pb.Bid.FromString((await self._submitter.decided(command)).data)
+        return mask_bid(pb.Bid.FromString((await self._submitter.decided(command)).data), viewer())
 
     async def GetBid(
         self, request: pb.GetBidRequest, context: grpc.aio.ServicerContext[pb.GetBidRequest, pb.Bid]
@@ -186,7 +188,7 @@ class BidService(pb_grpc.BidServiceServicer):
         found = await self._bids.get(auction_id, bid_id)
         if found is None:
             raise NotFound(f"bid {bid_id} is not decided on auction {auction_id} (unknown, or still in the log)")
-        return outcome_to_pb(found, viewer_id())
+        return outcome_to_pb(found, viewer())
 
     async def ListBids(
         self, request: pb.ListBidsRequest, context: grpc.aio.ServicerContext[pb.ListBidsRequest, pb.ListBidsResponse]
@@ -196,14 +198,14 @@ class BidService(pb_grpc.BidServiceServicer):
         bids, token = await self._bids.history(auction_id, request.page_token, limit)
         if not bids and not request.page_token:
             await self._seller_of(auction_id)  # an unknown auction is NOT_FOUND, not an empty history
-        viewer = viewer_id()
-        return pb.ListBidsResponse(bids=[outcome_to_pb(b, viewer) for b in bids], next_page_token=token)
+        caller = viewer()
+        return pb.ListBidsResponse(bids=[outcome_to_pb(b, caller) for b in bids], next_page_token=token)
 
     async def ListMyBids(
         self,
         request: pb.ListMyBidsRequest,
         context: grpc.aio.ServicerContext[pb.ListMyBidsRequest, pb.ListBidsResponse],
     ) -> pb.ListBidsResponse:
-        bidder = require_principal().user_id
-        bids, token = await self._bids.of_bidder(bidder, request.page_token, page_size(request.page_size))
-        return pb.ListBidsResponse(bids=[outcome_to_pb(b, bidder) for b in bids], next_page_token=token)
+        caller = require_principal()
+        bids, token = await self._bids.of_bidder(caller.user_id, request.page_token, page_size(request.page_size))
+        return pb.ListBidsResponse(bids=[outcome_to_pb(b, caller) for b in bids], next_page_token=token)

@@ -40,7 +40,7 @@ AUCTION_COLUMNS = (
     " closed_at, cancelled_at, winner_id, reserve_price, buy_now_price, increments, soft_window_ms,"
     " soft_extension_ms, soft_hard_end, original_end_date, leader_max, payment_window_ms, max_offers,"
     " cancel_reason, sale_buyer_id, sale_price, sale_status, sale_pay_by, sale_offer, sale_paid_at,"
-    " sale_paid_request_id, sale_passed"
+    " sale_paid_request_id, sale_passed, bidders"
 )
 
 
@@ -104,6 +104,12 @@ SALE_COLUMNS = (
 )  # fmt: skip
 
 
+def new_bidders(before: Auction, after: Auction) -> dict[str, int] | Any:
+    """The ``bidders`` entries a decision adds (the compare-and-set appends them), or unset."""
+    added = after.bidders[len(before.bidders) :]
+    return {b: len(before.bidders) + i + 1 for i, b in enumerate(added)} if added else UNSET_VALUE
+
+
 def _ms(value: timedelta) -> int:
     return int(value / timedelta(milliseconds=1))
 
@@ -141,6 +147,7 @@ def auction_from_row(r: Any) -> Auction:
         else timedelta(milliseconds=r.payment_window_ms),
         max_offers=DEFAULT_MAX_OFFERS if r.max_offers is None else r.max_offers,
         sale=_sale(r),
+        bidders=tuple(sorted(r.bidders or {}, key=(r.bidders or {}).__getitem__)),
     )
 
 

@@ -18,9 +18,15 @@ ALGORITHM = "HS256"
 MAX_USER_ID = 255
 
 
+#: The role of internal services' credentials: they see bidders' real ids in every view.
+SERVICE_ROLE = "service"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     user_id: str
+    #: Presented a service credential (``roles`` holds ``SERVICE_ROLE``): nothing is masked.
+    service: bool = False
 
 
 class InvalidToken(Exception):
@@ -55,10 +61,14 @@ class TokenVerifier:
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub or len(sub) > MAX_USER_ID:
             raise InvalidToken(f"token 'sub' must be a string of 1 to {MAX_USER_ID} characters")
-        return Principal(user_id=sub)
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise InvalidToken("token 'roles' must be a list of strings")
+        return Principal(user_id=sub, service=SERVICE_ROLE in roles)
 
 
 def mint_dev_token(user_id: str, secret: str, audience: str = "gavel", ttl_s: int = 12 * 3600) -> str:
-    """A token for local use (the launcher's banner, tests, the CLI's ``token``)."""
+    """A token for local use (the launcher's banner, tests, the CLI's ``token``, the dev token
+    endpoint): a user's, never with ``roles``, so nobody signs in as a service."""
     now = int(time.time())
     return jwt.encode({"sub": user_id, "aud": audience, "iat": now, "exp": now + ttl_s}, secret, algorithm=ALGORITHM)

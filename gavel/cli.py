@@ -132,9 +132,20 @@ def status_name(status: int) -> str:
 def leader(auction: pb.Auction) -> str:
     """The price and who leads; the price is the starting price after the first bid, so the
     leader, not the price, says whether anyone has bid."""
-    if auction.highest_bidder_id:
-        return f"{money(auction.highest_bid, auction.currency)} by {auction.highest_bidder_id}"
+    if auction.highest_bidder_alias:
+        return f"{money(auction.highest_bid, auction.currency)} by {who(auction)}"
     return f"no bids (starts at {money(auction.starting_price, auction.currency)})"
+
+
+def who(auction: pb.Auction) -> str:
+    """The leader as the caller may see them: their alias, "(you)" if it is the caller, and
+    the winner's account name where the caller is shown it (the seller, after the close)."""
+    name = auction.highest_bidder_alias
+    if auction.you_lead:
+        return f"{name} (you)"
+    if auction.winner_id:
+        return f"{name} ({auction.winner_id})"
+    return name
 
 
 def reserve(auction: pb.Auction) -> str:
@@ -166,9 +177,9 @@ def summary(auction: pb.Auction) -> str:
     """The one line ``watch`` keeps updating."""
     end = auction.end_date.ToDatetime(tzinfo=UTC)
     if auction.HasField("closed_at"):
-        if auction.winner_id:
-            outcome = f"won by {auction.winner_id}"
-        elif auction.highest_bidder_id:
+        if auction.HasField("sale"):
+            outcome = f"won by {who(auction)}"
+        elif auction.highest_bidder_alias:
             outcome = "ended: reserve not met"
         else:
             outcome = "ended without bids"
@@ -312,7 +323,7 @@ def auction_show(client: GavelClient, auction_id: str) -> None:
         ("version", str(a.version)),
     ]
     if a.HasField("closed_at"):
-        rows.append(("winner", a.winner_id or "(none)"))
+        rows.append(("winner", who(a) if a.HasField("sale") else "(none)"))
     if a.HasField("sale"):
         rows.append(("sale", sale_line(a.sale, a.currency)))
     for label, value in rows:
@@ -419,7 +430,8 @@ def bids(client: GavelClient, auction_id: str, ids: bool) -> None:
             outcome += f", your maximum {money(b.max_amount, currency)}"
         if b.retracted:
             outcome += " [retracted]"
-        line = f"{at}  {money(b.amount, currency):>14}  {b.bidder_id:<20}  {outcome}"
+        bidder = f"{b.bidder_alias} (you)" if b.yours else b.bidder_alias
+        line = f"{at}  {money(b.amount, currency):>14}  {bidder:<20}  {outcome}"
         click.echo(f"{b.bid_id}  {line}" if ids else line)
 
 
@@ -432,8 +444,8 @@ SALE_STATUSES = {
 
 def sale_line(sale: pb.Sale, currency: str) -> str:
     """One line of a sale: status, price, who (when the caller may see it), the deadline."""
-    who = f" by {sale.buyer_id}" if sale.buyer_id else ""
-    line = f"{SALE_STATUSES.get(sale.status, '?')}: {money(sale.price, currency)}{who}"
+    buyer = f" by {sale.buyer_id}" if sale.buyer_id else ""
+    line = f"{SALE_STATUSES.get(sale.status, '?')}: {money(sale.price, currency)}{buyer}"
     if sale.offer:
         line += f" (offer {sale.offer} to a next bidder)"
     if sale.status == pb.SALE_STATUS_AWAITING_PAYMENT:

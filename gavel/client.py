@@ -118,6 +118,7 @@ class GavelClient:
 
     def watch(self, auction_id: str) -> Iterator[pb.AuctionEvent]:
         """The current state, then every change, until the auction is final (no deadline)."""
-        for event in self.streams.WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id)):
+        request = pb.WatchAuctionRequest(auction_id=auction_id)
+        for event in self.streams.WatchAuction(request, metadata=self._metadata):
             if not event.heartbeat:
                 yield event

@@ -209,10 +209,9 @@ class AuthInterceptor(_AroundInterceptor):
             auth.current_principal.reset(token)
 
 
-def viewer_id() -> str:
-    """Who is reading ("" when anonymous): what is private to a user is filled only for them."""
-    principal = auth.current_principal.get()
-    return "" if principal is None else principal.user_id
+def viewer() -> auth.Principal | None:
+    """Who is reading (None when anonymous): what views mask depends on it (``views``)."""
+    return auth.current_principal.get()
 
 
 def require_principal() -> auth.Principal:

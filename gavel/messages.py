@@ -12,6 +12,7 @@ from gavel.clock import to_ms
 from gavel.domain.auction import Auction, IncrementStep, SaleStatus, SoftClose, Status
 from gavel.domain.bidding import BidKind, BidOutcome, RejectReason
 from gavel.errors import FieldViolation, InvalidArgument
+from gavel.views import UNMASKED, Viewer, alias_name, mask_auction, mask_bid, mask_sale
 
 STATUS_TO_PB = {
     Status.SCHEDULED: pb.AUCTION_STATUS_SCHEDULED,
@@ -53,12 +54,12 @@ def soft_close_to_pb(soft: SoftClose | None) -> pb.SoftClose | None:
     )
 
 
-def auction_to_pb(auction: Auction, now: datetime, viewer: str = "") -> pb.Auction:
-    """``viewer``: who reads it ("" for anyone, as in events). The reserve is filled for the
-    seller only; the leader's maximum is never here (it is on the leader's own bids)."""
+def auction_to_pb(auction: Auction, now: datetime, viewer: Viewer) -> pb.Auction:
+    """As ``viewer`` may see it (``views``). The leader's maximum is never here (it is on the
+    leader's own bids)."""
     status = auction.status_at(now)
     buy_now = auction.buy_now_available and status is Status.OPEN
-    return pb.Auction(
+    whole = pb.Auction(
         auction_id=str(auction.auction_id),
         item=pb.Item(
             name=auction.item.name,
@@ -73,6 +74,7 @@ def auction_to_pb(auction: Auction, now: datetime, viewer: str = "") -> pb.Aucti
         status=STATUS_TO_PB[status],
         highest_bid=auction.highest_bid,
         highest_bidder_id=auction.highest_bidder_id,
+        highest_bidder_alias=alias_name(auction.alias_of(auction.highest_bidder_id)),
         bid_count=auction.bid_count,
         version=auction.version,
         created_at=timestamp(auction.created_at),
@@ -85,10 +87,11 @@ def auction_to_pb(auction: Auction, now: datetime, viewer: str = "") -> pb.Aucti
         increments=increments_to_pb(auction.increment_table),
         soft_close=soft_close_to_pb(auction.soft_close),
         original_end_date=timestamp(auction.original_end_date or auction.end_date),
-        reserve_price=auction.reserve_price if viewer and viewer == auction.seller_id else 0,
+        reserve_price=auction.reserve_price,
         payment_window=duration(auction.payment_window),
-        sale=sale_to_pb(auction, viewer) if auction.sale is not None else None,
+        sale=_sale(auction) if auction.sale is not None else None,
     )
+    return mask_auction(whole, viewer)
 
 
 SALE_STATUS_TO_PB = {
@@ -98,22 +101,37 @@ SALE_STATUS_TO_PB = {
 }
 
 
-def sale_to_pb(auction: Auction, viewer: str = "", buyer_unpaid_items: int = 0) -> pb.Sale:
-    """The buyer is named to the seller and to the buyer themself only (a next bidder learns
-    of the offer when it is theirs); ``buyer_unpaid_items`` is for the seller's eyes."""
+def sale_to_pb(auction: Auction, viewer: Viewer, buyer_unpaid_items: int = 0) -> pb.Sale:
+    """As ``viewer`` may see it (``views.mask_sale``)."""
+    return mask_sale(_sale(auction, buyer_unpaid_items), viewer, auction.seller_id)
+
+
+def _sale(auction: Auction, buyer_unpaid_items: int = 0) -> pb.Sale:
     sale = auction.sale
     assert sale is not None
-    named = bool(viewer) and viewer in (auction.seller_id, sale.buyer_id)
     return pb.Sale(
         auction_id=str(auction.auction_id),
-        buyer_id=sale.buyer_id if named else "",
+        buyer_id=sale.buyer_id,
         price=sale.price,
         status=SALE_STATUS_TO_PB[sale.status],
         pay_by=timestamp(sale.pay_by),
         paid_at=timestamp(sale.paid_at),
         offer=sale.offer,
-        buyer_unpaid_items=buyer_unpaid_items if viewer and viewer == auction.seller_id else 0,
+        buyer_unpaid_items=buyer_unpaid_items,
     )
+
+
+def event_to_pb(auction: Auction, now: datetime, outcome: BidOutcome | None = None) -> pb.AuctionEvent:
+    """An event as the internal bus carries it to the stream edges, which mask it per watcher
+    (``views``): whole in who is who, since the edge needs that to know whom it concerns,
+    but without the secrets no watcher is shown (the reserve, a bidder's maximum), so they
+    never travel to every edge process."""
+    event = pb.AuctionEvent(auction=auction_to_pb(auction, now, UNMASKED))
+    event.auction.reserve_price = 0
+    if outcome is not None:
+        event.bid.CopyFrom(outcome_to_pb(outcome, UNMASKED))
+        event.bid.max_amount = 0
+    return event
 
 
 def parse_id(value: str, field: str) -> uuid.UUID:
@@ -142,16 +160,16 @@ KIND_TO_PB = {
 }
 
 
-def outcome_to_pb(outcome: BidOutcome, viewer: str = "") -> pb.Bid:
-    """``viewer``: who reads it ("" for anyone, as in events); only the bidder themself sees
-    the maximum they entered."""
+def outcome_to_pb(outcome: BidOutcome, viewer: Viewer) -> pb.Bid:
+    """As ``viewer`` may see it (``views.mask_bid``)."""
     o = outcome
-    return pb.Bid(
+    whole = pb.Bid(
         bid_id=str(o.bid_id),
         auction_id=str(o.auction_id),
         bidder_id=o.bidder_id,
+        bidder_alias=alias_name(o.alias),
         amount=o.amount,
-        max_amount=o.max_amount if viewer and viewer == o.bidder_id else 0,
+        max_amount=o.max_amount,
         kind=KIND_TO_PB[o.kind],
         placed_at=timestamp(o.placed_at),
         status=pb.BID_STATUS_ACCEPTED if outcome.accepted else pb.BID_STATUS_REJECTED,
@@ -160,3 +178,4 @@ def outcome_to_pb(outcome: BidOutcome, viewer: str = "") -> pb.Bid:
         auction_version=outcome.version,
         retracted=outcome.retracted,
     )
+    return mask_bid(whole, viewer)

@@ -6,6 +6,10 @@ one pending event at most (its ``Mailbox``): a slow watcher skips to the latest 
 (conflation) and its memory stays bounded however fast bids land. Versions a watcher has
 been sent only go up: anything not newer than what it already has is dropped on offer.
 
+Events are published whole (real bidder ids) and masked here, per watcher (``views``): each
+event's public view is made once per topic and shared by every watcher it does not concern;
+only the few it does (the bidder, the leader, the seller, the buyer) get a view of their own.
+
 Events lost in transit (a worker that died between its Cassandra write and its publish, a
 NATS reconnect) are healed three ways: the next change carries the whole state; the worker
 re-publishes the current state when it processes a redelivered command; and a topic that
@@ -30,6 +34,7 @@ from prometheus_client import Counter, Gauge
 
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.views import Viewer, mask_event, view_for
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +45,17 @@ CONFLATED = Counter(
     "gavel_stream_events_conflated_total", "Events replaced by a newer one before a slow watcher took them"
 )
 
-#: Reads the current state of an auction as an event (None when it does not exist).
+#: Reads the current state of an auction as a whole event (None when it does not exist).
 Snapshot = Callable[[uuid.UUID], Awaitable[pb.AuctionEvent | None]]
 
 
 class Mailbox:
-    """What one watcher has not been sent yet: at most the newest event."""
+    """What one watcher has not been sent yet: at most the newest event, as its viewer sees it."""
 
-    __slots__ = ("_pending", "_ready", "sent_version")
+    __slots__ = ("_pending", "_ready", "sent_version", "viewer")
 
-    def __init__(self) -> None:
+    def __init__(self, viewer: Viewer = None) -> None:
+        self.viewer = viewer
         self.sent_version = -1
         self._pending: pb.AuctionEvent | None = None
         self._ready = asyncio.Event()
@@ -89,11 +95,13 @@ class _Topic:
         self.refresher: asyncio.Task[None] | None = None
 
     def dispatch(self, event: pb.AuctionEvent) -> None:
+        """``event`` is whole: each watcher is offered its own view of it."""
         self.last_event_at = time.monotonic()
         if self.latest is None or event.auction.version > self.latest.auction.version:
             self.latest = event
+        public = mask_event(event, None)
         for mailbox in self.mailboxes:
-            mailbox.offer(event)
+            mailbox.offer(view_for(event, mailbox.viewer, public))
 
 
 class Hub:
@@ -105,22 +113,23 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
-    async def watch(self, auction_id: uuid.UUID) -> AsyncIterator[Mailbox]:
-        """A mailbox that receives every event published from the moment this is entered
-        (the subscription is confirmed by the server first), so a snapshot read afterwards
-        misses nothing. The newest event this process already has is offered at once."""
+    async def watch(self, auction_id: uuid.UUID, viewer: Viewer = None) -> AsyncIterator[Mailbox]:
+        """A mailbox that receives ``viewer``'s view of every event published from the moment
+        this is entered (the subscription is confirmed by the server first), so a snapshot
+        read afterwards misses nothing. The newest event this process already has is offered
+        at once."""
         topic = self._topics.get(auction_id)
         if topic is None:
             topic = self._topics[auction_id] = _Topic(auction_id)
             TOPICS.set(len(self._topics))
             self._spawn(self._subscribe(topic))
-        mailbox = Mailbox()
+        mailbox = Mailbox(viewer)
         topic.mailboxes.add(mailbox)
         WATCHERS.inc()
         try:
             await asyncio.shield(topic.subscribed)
             if topic.latest is not None:
-                mailbox.offer(topic.latest)
+                mailbox.offer(mask_event(topic.latest, viewer))
             yield mailbox
         finally:
             WATCHERS.dec()

@@ -12,7 +12,9 @@ from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
 from gavel.errors import NotFound
-from gavel.messages import auction_to_pb, parse_id
+from gavel.interceptors import viewer
+from gavel.messages import event_to_pb, parse_id
+from gavel.views import mask_event
 from stream_svc.fanout import Hub, Snapshot
 from stream_svc.quota import WatchQuota, client_of
 
@@ -33,11 +35,12 @@ def is_final(auction: pb.Auction) -> bool:
 
 
 def snapshots(store: AuctionStore, clock: Clock = utcnow) -> Snapshot:
-    """The current state of an auction as an event, read from Cassandra."""
+    """The current state of an auction as a whole event, read from Cassandra (the hub masks
+    it for each watcher, as it does the bus's)."""
 
     async def read(auction_id: uuid.UUID) -> pb.AuctionEvent | None:
         auction = await store.get(auction_id)
-        return None if auction is None else pb.AuctionEvent(auction=auction_to_pb(auction, clock()))
+        return None if auction is None else event_to_pb(auction, clock())
 
     return read
 
@@ -57,14 +60,15 @@ class StreamService(pb_grpc.StreamServiceServicer):
         auction_id = parse_id(request.auction_id, "auction_id")
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         client, is_user = client_of(metadata, context.peer())
+        caller = viewer()
         # Subscribed first, read second: a change between the two arrives as an event, and
         # the mailbox keeps whichever of the two is newer.
         with self._quota.hold(client, is_user):
-            async with self._hub.watch(auction_id) as mailbox:
+            async with self._hub.watch(auction_id, caller) as mailbox:
                 current = await self._snapshot(auction_id)
                 if current is None:
                     raise NotFound(f"auction {auction_id} not found")
-                mailbox.offer(current)
+                mailbox.offer(mask_event(current, caller))
                 while True:
                     event = await mailbox.take(self._heartbeat_interval)
                     if event is None:

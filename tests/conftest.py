@@ -8,12 +8,14 @@ developer's stack.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 
-from gavel.auth import mint_dev_token
+from gavel.auth import ALGORITHM, SERVICE_ROLE, mint_dev_token
 from gavel.settings import Settings
 from tests.local_stack import stack_settings
 
@@ -44,6 +46,15 @@ def token_for(settings: Settings):
         return mint_dev_token(user_id, settings.jwt_secret, settings.jwt_audience)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def service_token(settings: Settings) -> str:
+    """An internal service's credential (the ``roles`` claim): it sees real bidder ids. The
+    dev token endpoint never issues one; this is signed with the stack's secret directly."""
+    now = int(time.time())
+    claims = {"sub": "test-service", "aud": settings.jwt_audience, "exp": now + 3600, "roles": [SERVICE_ROLE]}
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

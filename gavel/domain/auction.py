@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 
@@ -135,6 +135,23 @@ class Auction:
     max_offers: int = DEFAULT_MAX_OFFERS
     #: Set when the auction closes with a winner (or sells by Buy It Now).
     sale: Sale | None = None
+    #: Everyone who has had a bid decided here, in the order of their first: a bidder's
+    #: alias is their place in it (``alias_of``), so it never changes and needs no lookup.
+    bidders: tuple[str, ...] = ()
+
+    def alias_of(self, bidder_id: str) -> int:
+        """The bidder's number on this auction, from 1 (0: they have not bid here)."""
+        try:
+            return self.bidders.index(bidder_id) + 1
+        except ValueError:
+            return 0
+
+    def with_bidder(self, bidder_id: str) -> Auction:
+        """The auction once ``bidder_id`` has a bid decided on it: a new bidder takes the
+        next number."""
+        if bidder_id in self.bidders:
+            return self
+        return replace(self, bidders=(*self.bidders, bidder_id))
 
     @property
     def increment_table(self) -> tuple[IncrementStep, ...]:

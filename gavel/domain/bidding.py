@@ -101,6 +101,8 @@ class BidOutcome:
     prev_bid_id: uuid.UUID | None
     #: Taken back by its bidder (``takeback.decide_retract``): kept in the history, marked.
     retracted: bool = False
+    #: The bidder's number on the auction (``Auction.alias_of``); 0 on rows from before aliases.
+    alias: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +160,7 @@ def _rejected(
     kind = BidKind.BUY_NOW if isinstance(bid, BuyNow) else BidKind.MANUAL
     outcome = BidOutcome(
         bid.bid_id, bid.auction_id, bid.bidder_id, kind, amount, max_amount, bid.placed_at, False, reason,
-        after.version, state.highest_bid, None,
+        after.version, state.highest_bid, None, alias=state.alias_of(bid.bidder_id),
     )  # fmt: skip
     return after, outcome
 
@@ -180,14 +182,16 @@ def _leading(state: Auction, bid: PlaceBid, kind: BidKind, bidder: str, max_amou
         after = replace(after, end_date=_extended_end(state, bid.placed_at))
     outcome = BidOutcome(
         bid_id, bid.auction_id, bidder, kind, price, max_amount, bid.placed_at, True, None,
-        after.version, price, state.highest_bid_id,
+        after.version, price, state.highest_bid_id, alias=state.alias_of(bidder),
     )  # fmt: skip
     return [(after, outcome)]
 
 
 def decide_bid(state: Auction, bid: PlaceBid) -> Steps:
     """Every decision, accepted or not, is a change of state: the count and version grow, so
-    watchers see each bid, and the version orders the bid history."""
+    watchers see each bid, and the version orders the bid history. Every decided bid is in
+    the history, so its bidder has an alias from then on."""
+    state = state.with_bidder(bid.bidder_id)
     m = bid.amount
     reason = _window_rejection(state, bid.placed_at)
     if reason is not None:
@@ -219,6 +223,7 @@ def decide_bid(state: Auction, bid: PlaceBid) -> Steps:
 def decide_buy_now(state: Auction, buy: BuyNow) -> Steps:
     """Sells at once, to the first Buy It Now the log orders while it is available: the
     auction closes with the buyer as winner, so a second one, or any bid after it, is refused."""
+    state = state.with_bidder(buy.bidder_id)
     bn = state.buy_now_price
     reason: RejectReason | None
     if state.closed_at is not None and state.cancelled_at is None:
@@ -243,7 +248,7 @@ def decide_buy_now(state: Auction, buy: BuyNow) -> Steps:
     after = replace(after, sale=sale_to_winner(after))
     outcome = BidOutcome(
         buy.bid_id, buy.auction_id, buy.bidder_id, BidKind.BUY_NOW, bn, bn, buy.placed_at, True, None,
-        after.version, bn, state.highest_bid_id,
+        after.version, bn, state.highest_bid_id, alias=state.alias_of(buy.bidder_id),
     )  # fmt: skip
     return [(after, outcome)]
 

@@ -62,20 +62,23 @@ def test_a_seller_and_a_bidder_through_the_cli(gavel) -> None:
     assert too_low.exit_code == 2
     assert (
         too_low.output.strip()
-        == f"rejected: below the minimum bid (the price is €14.50 by {bidder}; bid at least €15.00)"
+        == "rejected: below the minimum bid (the price is €14.50 by Bidder 1; bid at least €15.00)"
     )
     # Above the leader's maximum: the rival leads at it plus one increment.
     lead = gavel("bid", auction_id, "20")
     assert (lead.exit_code, lead.output.strip()) == (0, "accepted: you lead at €15.50 — your maximum €20.00")
 
-    history = gavel("bids", auction_id).output.splitlines()
-    assert len(history) == 6, history
-    assert re.search(rf"€15\.50  {rival} +accepted, your maximum €20\.00$", history[0])  # own rows carry the maximum
-    assert re.search(rf"€14\.75  {rival} +rejected: below the minimum bid$", history[1])
-    assert re.search(rf"€14\.50  {bidder} +accepted \(automatic bid\)$", history[2])  # not the rival's to see
-    assert re.search(rf"€14\.00  {rival} +rejected: outbid by the leader's maximum$", history[3])
-    assert re.search(rf"€12\.50  {bidder} +rejected: not above your own maximum$", history[4])  # at the price
-    assert re.search(rf"€12\.50  {bidder} +accepted$", history[5])
+    # Bidders are aliases in the order they first bid; the caller's own rows say so.
+    history = gavel("bids", auction_id).output
+    assert bidder not in history, "the rival never sees the other bidder's account name"
+    lines = history.splitlines()
+    assert len(lines) == 6, lines
+    assert re.search(r"€15\.50  Bidder 2 \(you\) +accepted, your maximum €20\.00$", lines[0])  # own rows carry the max
+    assert re.search(r"€14\.75  Bidder 2 \(you\) +rejected: below the minimum bid$", lines[1])
+    assert re.search(r"€14\.50  Bidder 1 +accepted \(automatic bid\)$", lines[2])  # not the rival's to see
+    assert re.search(r"€14\.00  Bidder 2 \(you\) +rejected: outbid by the leader's maximum$", lines[3])
+    assert re.search(r"€12\.50  Bidder 1 +rejected: not above your own maximum$", lines[4])  # at the price
+    assert re.search(r"€12\.50  Bidder 1 +accepted$", lines[5])
 
 
 def test_watch_prints_the_state_until_the_auction_ends(gavel) -> None:
@@ -89,7 +92,7 @@ def test_watch_prints_the_state_until_the_auction_ends(gavel) -> None:
     watched = gavel("watch", auction_id)  # returns once the auction is closed
     assert watched.exit_code == 0
     # Alone, the bidder wins at the starting price, not at their maximum.
-    assert watched.output.splitlines()[-1] == f"Clock · won by {bidder} · $5.00 · 1 bids"
+    assert watched.output.splitlines()[-1] == "Clock · won by Bidder 1 (you) · $5.00 · 1 bids"
 
 
 def test_errors_are_statuses_with_field_violations_not_tracebacks(gavel) -> None:
@@ -145,14 +148,14 @@ def test_reserve_and_buy_it_now_through_the_cli(gavel) -> None:
     bought = gavel("buy", auction_id)
     assert (bought.exit_code, bought.output.strip()) == (0, "bought: Loom is yours for $50.00")
     rows = show(gavel, auction_id)
-    assert (rows["status"], rows["winner"], rows["price"]) == ("ended", buyer, f"$50.00 by {buyer}")
+    assert (rows["status"], rows["winner"], rows["price"]) == ("ended", "Bidder 2 (you)", "$50.00 by Bidder 2 (you)")
     assert "buy it now" not in rows
     again = gavel("buy", auction_id)
     assert (again.exit_code, again.output.strip()) == (2, "rejected: Buy It Now is not available")
     late = gavel("bid", auction_id, "60")
     assert late.exit_code == 2 and late.output.startswith("rejected: the auction has ended")
     history = gavel("bids", auction_id).output.splitlines()
-    assert "accepted (Buy It Now)" in history[2] and buyer in history[2]
+    assert "accepted (Buy It Now)" in history[2] and "Bidder 2 (you)" in history[2]
 
 
 def test_a_bid_in_the_soft_close_window_extends_the_end(gavel) -> None:

@@ -153,10 +153,12 @@ def check_history(bids: list[pb.Bid], final: pb.Auction) -> None:
 
 
 def as_others_see(bid: pb.Bid) -> pb.Bid:
-    """A bidder's own answer as anyone else reads it: without their maximum."""
+    """A bidder's own answer as anyone else reads it: their alias, not their id or maximum."""
     public = pb.Bid()
     public.CopyFrom(bid)
     public.max_amount = 0
+    public.bidder_id = ""
+    public.yours = False
     return public
 
 

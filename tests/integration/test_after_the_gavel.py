@@ -63,7 +63,6 @@ async def test_an_unpaid_winner_moves_the_sale_to_each_next_bidder_then_unsold(
     window = timedelta(seconds=2)
     assert from_timestamp(offers[0].pay_by) == from_timestamp(closed.closed_at) + window
     assert from_timestamp(offers[1].pay_by) >= from_timestamp(offers[0].pay_by) + window  # from the offer on
-    assert all(not e.auction.sale.buyer_id for e in events.events)  # events are public: no buyer named
     # Only the winner owed the item: their unpaid item is counted, lapsed offers are not.
     assert await store.unpaid_items(u["winner"]) == 1
     assert (await store.unpaid_items(u["second"]), await store.unpaid_items(u["third"])) == (0, 0)

@@ -92,7 +92,7 @@ async def test_a_maximum_and_the_reserve_reach_no_one_else(stack: object, settin
         assert (await get_auction(settings, lot, tokens[alice])).reserve_price == 0
 
 
-async def test_buy_now_racing_bids_sells_once(stack: object, settings: Settings, token_for) -> None:
+async def test_buy_now_racing_bids_sells_once(stack: object, settings: Settings, token_for, service_token) -> None:
     """Bids below the reserve leave Buy It Now open, so the race is real: buyers and bidders
     at once, and the log's order decides. Exactly one sale, and nothing accepted after it."""
     auction = await create_auction(
@@ -112,7 +112,8 @@ async def test_buy_now_racing_bids_sells_once(stack: object, settings: Settings,
         ]
         replies = await asyncio.gather(*calls)
         final_state = await events.until(lambda a: a.HasField("closed_at"))
-        history = await all_bids(stub, lot)
+        history = await all_bids(stub, lot, service_token)  # a service sees who bought
+        public = await all_bids(stub, lot, "")
     assert all(r.status != pb.BID_STATUS_PENDING for r in replies)
     sales = [b for b in history if b.kind == pb.BID_KIND_BUY_NOW and b.status == pb.BID_STATUS_ACCEPTED]
     assert len(sales) == 1, "one sale, always"
@@ -126,12 +127,14 @@ async def test_buy_now_racing_bids_sells_once(stack: object, settings: Settings,
     assert all(
         b.reject_reason == pb.BID_REJECT_REASON_BUY_NOW_UNAVAILABLE for b in later if b.kind == pb.BID_KIND_BUY_NOW
     )
-    final = await get_auction(settings, lot)
+    final = await get_auction(settings, lot, service_token)
     assert final.version == max(b.auction_version for b in history)  # every call was decided
     assert final_state.winner_id == sale.bidder_id  # the event that closed it named the buyer
     assert (final.winner_id, final.highest_bidder_id, final.highest_bid) == (sale.bidder_id, sale.bidder_id, 5_000)
     assert final.status == pb.AUCTION_STATUS_ENDED and final.buy_now_price == 0
-    check_history(history, final)
+    check_history(public, final)
+    assert [b.bidder_alias for b in public] == [b.bidder_alias for b in history]
+    assert not any(b.bidder_id for b in public), "an anonymous reader sees aliases only"
 
 
 async def test_soft_close_extends_to_the_hard_end_and_closes_once(stack: object, settings: Settings, token_for) -> None:
@@ -183,7 +186,8 @@ async def test_soft_close_extends_to_the_hard_end_and_closes_once(stack: object,
     assert moves >= 2 and end_date == hard_end
     assert from_timestamp(closed.end_date) == hard_end and from_timestamp(closed.original_end_date) < hard_end
     assert from_timestamp(closed.closed_at) >= hard_end  # at its last end, not an earlier one
-    assert closed.winner_id == leader
+    assert closed.winner_id == "" and closed.highest_bidder_alias  # an anonymous watcher: the alias only
+    assert (await get_auction(settings, lot, tokens[names.index(leader)])).winner_id == leader
 
 
 async def test_closing_below_the_reserve_has_no_winner(stack: object, settings: Settings, token_for) -> None:

@@ -112,7 +112,8 @@ async def test_rules_and_reasons(stack: object, settings: Settings, token_for) -
     assert [low.auction_version, first.auction_version, below.auction_version, tie.auction_version] == [1, 2, 3, 4]
     assert [own.auction_version, higher.auction_version] == [6, 7]  # 5: alice's proxy answer to bob's tie
     proxy = next(b for b in history if b.auction_version == 5)
-    assert (proxy.kind, proxy.bidder_id, proxy.amount, proxy.max_amount) == (pb.BID_KIND_PROXY, "alice", 3000, 0)
+    assert (proxy.kind, proxy.bidder_alias, proxy.amount, proxy.max_amount) == (pb.BID_KIND_PROXY, "Bidder 1", 3000, 0)
+    assert proxy.bidder_id == "" and first.bidder_alias == "Bidder 1" and tie.bidder_alias == "Bidder 2"
 
 
 async def test_bad_bids_change_nothing(stack: object, settings: Settings, token_for) -> None:

@@ -145,9 +145,17 @@ async def test_an_ended_auction_sends_its_final_state_and_closes_the_stream(
     async with bid_stub(settings) as stub:
         accepted = await place(stub, token_for(winner), lot.auction_id, 500)
     assert accepted.status == pb.BID_STATUS_ACCEPTED
-    async with watch(settings.target("stream"), lot.auction_id) as live:
+    async with (
+        watch(settings.target("stream"), lot.auction_id, token_for(winner)) as live,
+        watch(settings.target("stream"), lot.auction_id) as anyone,
+    ):
         await live.until(lambda w: w.ended is not None)
+        await anyone.until(lambda w: w.ended is not None)
     last = live.events[-1].auction
+    # The winner is named to themself; anyone else sees the alias.
+    public = anyone.events[-1].auction
+    assert (public.winner_id, public.highest_bidder_id, public.highest_bidder_alias) == ("", "", "Bidder 1")
+    assert last.you_lead and not public.you_lead
     assert (live.ended, last.status, last.winner_id, last.HasField("closed_at"), last.sale.status) == (
         grpc.StatusCode.OK,
         pb.AUCTION_STATUS_ENDED,
@@ -159,7 +167,7 @@ async def test_an_ended_auction_sends_its_final_state_and_closes_the_stream(
     async with watch(settings.target("stream"), lot.auction_id) as late:
         await late.until(lambda w: w.ended is not None)
     assert late.ended == grpc.StatusCode.OK
-    assert [e.auction for e in late.events] == [last]
+    assert [e.auction for e in late.events] == [public]
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -47,11 +47,14 @@ class StreamWatch:
 
 
 @contextlib.asynccontextmanager
-async def watch(target: str, auction_id: str) -> AsyncIterator[StreamWatch]:
-    """Opens WatchAuction on ``target`` and reads it in the background until the block ends."""
+async def watch(target: str, auction_id: str, token: str = "") -> AsyncIterator[StreamWatch]:
+    """Opens WatchAuction on ``target`` (anonymously, or as the holder of ``token``) and reads
+    it in the background until the block ends."""
     recorded = StreamWatch()
     async with grpc.aio.insecure_channel(target) as channel:
-        call = pb_grpc.StreamServiceStub(channel).WatchAuction(pb.WatchAuctionRequest(auction_id=auction_id))
+        metadata = (("authorization", f"Bearer {token}"),) if token else None
+        request = pb.WatchAuctionRequest(auction_id=auction_id)
+        call = pb_grpc.StreamServiceStub(channel).WatchAuction(request, metadata=metadata)
 
         async def read() -> None:
             try:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gavel.auth import Principal
 from gavel.domain.auction import Auction, Item, SoftClose
 from gavel.domain.bidding import (
     BidKind,
@@ -119,15 +120,15 @@ def test_maxima_and_the_reserve_are_shown_to_their_owners_only(auction: Auction,
         for _, outcome in steps:
             if not isinstance(outcome, BidOutcome):
                 continue
-            assert outcome_to_pb(outcome).max_amount == 0
-            assert outcome_to_pb(outcome, "someone-else").max_amount == 0
-            assert outcome_to_pb(outcome, outcome.bidder_id).max_amount == outcome.max_amount
+            assert outcome_to_pb(outcome, None).max_amount == 0
+            assert outcome_to_pb(outcome, Principal("someone-else")).max_amount == 0
+            assert outcome_to_pb(outcome, Principal(outcome.bidder_id)).max_amount == outcome.max_amount
             # Public: the price a bid set or kept, never the amount a leader entered.
             if outcome.accepted or outcome.reason is RejectReason.NOT_ABOVE_OWN_MAX:
                 assert outcome.amount == outcome.highest_bid
-    for viewer in ("", "ann", "bob"):
+    for viewer in (None, Principal("ann"), Principal("bob")):
         assert auction_to_pb(state, at, viewer).reserve_price == 0
-    assert auction_to_pb(state, at, "seller").reserve_price == state.reserve_price
+    assert auction_to_pb(state, at, Principal("seller")).reserve_price == state.reserve_price
 
 
 def test_ebay_examples() -> None:

@@ -72,3 +72,12 @@ def test_dev_token_verifies_as_its_user() -> None:
 def test_bad_tokens_are_refused(header: str) -> None:
     with pytest.raises(InvalidToken):
         verifier.verify(header)
+
+
+def test_a_service_credential_is_the_roles_claim_and_the_dev_token_never_has_it() -> None:
+    assert verifier.verify(bearer(good_claims(sub="closer", roles=["service"]))) == Principal("closer", service=True)
+    assert verifier.verify(bearer(good_claims(roles=["bidder"]))) == Principal("alice")
+    assert "roles" not in jwt.decode(mint_dev_token("alice", SECRET), options={"verify_signature": False})
+    for bad in ("service", [1], {"service": True}):
+        with pytest.raises(InvalidToken, match="roles"):
+            verifier.verify(bearer(good_claims(roles=bad)))

@@ -179,9 +179,9 @@ class AuctionView {
     const money = (minor: bigint) => formatMoney(minor, a.currency);
     // The price is the starting price after the first bid, so the leader, not the price, says
     // whether anyone has bid.
-    if (a.highestBidderId) {
+    if (a.highestBidderAlias) {
       setText(this.highest, money(a.highestBid));
-      setText(this.bidder, `by ${a.highestBidderId}${a.highestBidderId === this.me ? " (you)" : ""}`);
+      setText(this.bidder, `by ${a.highestBidderAlias}${a.youLead ? " (you)" : ""}`);
     } else {
       setText(this.highest, "No bids yet");
       setText(this.bidder, `starts at ${formatMoney(a.startingPrice, a.currency)}`);
@@ -195,7 +195,7 @@ class AuctionView {
     this.updateMine();
     // The leader is not held to min_next_bid: they may raise their maximum by any amount.
     const myMax = this.myMaximum();
-    if (this.me && a.highestBidderId === this.me) {
+    if (a.youLead) {
       setText(this.minimum, myMax > 0n ? `more than your maximum of ${money(myMax)}` : "more than your current maximum");
     } else {
       setText(this.minimum, `at least ${money(a.minNextBid > 0n ? a.minNextBid : a.startingPrice)}`);
@@ -210,9 +210,12 @@ class AuctionView {
     if (a.status === AuctionStatus.ENDED && a.closedAt === undefined) {
       setText(this.winner, "Ended: deciding the winner…"); // the close is on its way through the bid log
     } else if (a.status === AuctionStatus.ENDED) {
-      setText(this.winner, a.winnerId
-        ? `Won by ${a.winnerId}${a.winnerId === this.me ? " (you)" : ""} for ${money(a.highestBid)}`
-        : a.highestBidderId && a.hasReserve && !a.reserveMet ? "Ended: the reserve was not met" : "Ended without a winning bid");
+      // The winner is named to themself and the seller; everyone else reads the alias.
+      const won = a.winnerId === this.me && this.me !== undefined;
+      const winner = a.winnerId && !won ? `${a.highestBidderAlias} (${a.winnerId})` : a.highestBidderAlias;
+      setText(this.winner, a.sale !== undefined
+        ? `Won by ${winner}${won ? " (you)" : ""} for ${money(a.highestBid)}`
+        : a.highestBidderAlias && a.hasReserve && !a.reserveMet ? "Ended: the reserve was not met" : "Ended without a winning bid");
     } else if (a.status === AuctionStatus.CANCELLED) {
       setText(this.winner, "Cancelled");
     } else {
@@ -378,7 +381,7 @@ class AuctionView {
     if (this.me && this.me !== a.sellerId && !this.biddingClosed()) {
       const max = this.myMaximum();
       const price = formatMoney(a.highestBid, a.currency);
-      if (a.highestBidderId === this.me) {
+      if (a.youLead) {
         state = "leading";
         text = max > 0n ? `You lead — your maximum ${formatMoney(max, a.currency)}` : "You lead";
         if (a.hasReserve && !a.reserveMet) text += " (the reserve is not met yet)";

@@ -46,7 +46,7 @@ export class BidHistory {
 
   /** The user's own decided bids, newest first. */
   bidsOf(userId: string): Bid[] {
-    return [...this.bids.values()].filter((b) => b.bidderId === userId && b.status !== BidStatus.PENDING).sort(newestFirst);
+    return [...this.bids.values()].filter((b) => b.yours && b.bidderId === userId && b.status !== BidStatus.PENDING).sort(newestFirst);
   }
 
   private render(): void {
@@ -67,7 +67,7 @@ export class BidHistory {
 
   private row(bid: Bid): HTMLElement {
     const rejected = bid.status === BidStatus.REJECTED;
-    const mine = bid.bidderId === this.me();
+    const mine = bid.yours && bid.bidderId === this.me();
     const kind = bidKindText(bid.kind);
     const retractable = mine && !bid.retracted && bid.kind === BidKind.MANUAL && this.retract?.allowed();
     const retractButton = retractable
@@ -88,7 +88,7 @@ export class BidHistory {
       h(
         "span",
         { class: "bidder" },
-        bid.bidderId + (mine ? " (you)" : ""),
+        bid.bidderAlias + (mine ? " (you)" : ""),
         // Only the bidder's own reads carry it; shown to them alone.
         mine && !rejected && bid.kind !== BidKind.BUY_NOW && bid.maxAmount > 0n ? h("small", { class: "muted max", "data-testid": "bid-max" }, `max ${formatMoney(bid.maxAmount, this.currency)}`) : null,
       ),

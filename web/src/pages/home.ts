@@ -40,7 +40,7 @@ function card(auction: Auction): HTMLElement {
   const item = auction.item;
   const end = auction.endDate ? timestampDate(auction.endDate) : null;
   // The price is the starting price after the first bid: the leader says whether anyone bid.
-  const price = auction.highestBidderId
+  const price = auction.highestBidderAlias
     ? h("span", { "data-testid": "card-price" }, formatMoney(auction.highestBid, auction.currency))
     : h("span", { "data-testid": "card-price" }, formatMoney(auction.startingPrice, auction.currency), h("small", {}, " starting price"));
   return h(
