@@ -21,6 +21,7 @@ from gavel.replies import Replies
 from gavel.server import ServiceSpec, run, run_in_background
 from gavel.settings import Settings
 from gavel.submission import Submitter
+from gavel.watchlist import WatchlistStore
 
 SERVICE = services.AUCTION
 
@@ -38,7 +39,16 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     replies = Replies(nc)
     await replies.start()
     resources.push_async_callback(replies.stop)
-    servicer = service.AuctionService(settings, store, tokens, Submitter(settings, js, replies), StandInProvider())
+    watchlist_tokens = PageTokens(settings.secret("page_token_secret"), f"{service.SERVICE_NAME}/ListWatchlist")
+    servicer = service.AuctionService(
+        settings,
+        store,
+        tokens,
+        Submitter(settings, js, replies),
+        StandInProvider(),
+        WatchlistStore(session),
+        watchlist_tokens,
+    )
     pb_grpc.add_AuctionServiceServicer_to_server(servicer, server)
     dev_auth.register(server, settings)
 

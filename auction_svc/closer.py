@@ -1,5 +1,6 @@
 """Ends auctions on time by appending a close command to each auction's log partition, and
-moves sales on at their deadlines the same way (a deadline command at each offer's pay_by).
+moves sales on at their deadlines the same way (a deadline command at each offer's pay_by);
+and, ``notification_ending_soon`` ahead of each end, the ending-soon timer (``reminders``).
 
 Going through the log, rather than writing ``ENDED`` directly, puts the close behind every
 bid received before the end, so the winner is decided from all of them, once, by the worker.
@@ -83,6 +84,7 @@ class Closer:
                     if holding:
                         await self.close_due()
                         await self.deadlines_due()
+                        await self.ending_soon_due()
                 except (nats.errors.Error, RequestExecutionException, OperationTimedOut, OSError) as exc:
                     log.warning("closer round failed, retrying: %s", exc)
                 except Exception:  # a bug in one round must not stop closing auctions for good
@@ -103,10 +105,22 @@ class Closer:
         recorded point (its own); returns how many."""
         return await self._walk(_Deadlines(self._store), f"{self._name}-deadlines")
 
-    async def _walk(self, timers: _Timers[Any], name: str) -> int:
-        now = self._clock()
+    async def ending_soon_due(self) -> int:
+        """Publishes the ending-soon timer of every auction that ends within the lead time,
+        walking the same end index as the close, that far ahead of it (its own recorded
+        point, in end time). An auction created closer to its end than that is not told: it
+        was never far from ending."""
+        ahead = self._settings.notification_ending_soon
+        return await self._walk(_EndsSoon(self._store), f"{self._name}-ending-soon", ahead, lookback=timedelta(0))
+
+    async def _walk(
+        self, timers: _Timers[Any], name: str, ahead: timedelta = timedelta(0), lookback: timedelta = FIRST_RUN_LOOKBACK
+    ) -> int:
+        """``ahead``: the timers are due that long before the entries' own moments (which are
+        what is walked and recorded)."""
+        now = self._clock() + ahead
         rows = (await cql.execute(self._session, self._load, (name,))).current_rows
-        done_until = from_cassandra(rows[0].done_until) if rows else now - FIRST_RUN_LOOKBACK
+        done_until = from_cassandra(rows[0].done_until) if rows else now - lookback
         published = 0
         position = timers.after(done_until)
         hour = end_hour(done_until)
@@ -131,7 +145,7 @@ class Closer:
         await cql.execute(self._session, self._save, (name, now - CLOCK_SKEW_MARGIN))
         return published
 
-    async def _publish(self, command: commands.CloseAuctionCommand | commands.SaleDeadlineCommand) -> None:
+    async def _publish(self, command: commands.TimerCommand) -> None:
         partition = bus.partition_of(command.auction_id, self._settings.bid_partitions)
         await self._js.publish(
             bus.bid_subject(partition), commands.encode(command), headers={"Nats-Msg-Id": command.msg_id}
@@ -149,7 +163,7 @@ class _Timers(Protocol[E]):
     def after(self, moment: datetime) -> E: ...
     async def entries(self, hour: int, after: E, limit: int) -> list[E]: ...
     def due(self, entry: E) -> datetime: ...
-    def command(self, entry: E) -> commands.CloseAuctionCommand | commands.SaleDeadlineCommand: ...
+    def command(self, entry: E) -> commands.TimerCommand: ...
 
 
 class _Ends:
@@ -168,7 +182,7 @@ class _Ends:
     def due(self, entry: EndEntry) -> datetime:
         return entry.end_date
 
-    def command(self, entry: EndEntry) -> commands.CloseAuctionCommand:
+    def command(self, entry: EndEntry) -> commands.TimerCommand:
         return commands.CloseAuctionCommand(auction_id=entry.auction_id, end_date=entry.end_date)
 
 
@@ -190,3 +204,10 @@ class _Deadlines:
 
     def command(self, entry: DeadlineEntry) -> commands.SaleDeadlineCommand:
         return commands.SaleDeadlineCommand(auction_id=entry.auction_id, offer=entry.offer, pay_by=entry.pay_by)
+
+
+class _EndsSoon(_Ends):
+    """The same entries as the close, each giving the ending-soon timer instead."""
+
+    def command(self, entry: EndEntry) -> commands.EndingSoonCommand:
+        return commands.EndingSoonCommand(auction_id=entry.auction_id, end_date=entry.end_date)

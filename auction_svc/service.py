@@ -7,6 +7,7 @@ ask is checked here first, so a stranger's request never reaches the log.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import grpc
@@ -29,10 +30,21 @@ from gavel.paging import PageTokens, page_size
 from gavel.settings import Settings
 from gavel.submission import Submitter, refusal_error
 from gavel.views import mask_auction, mask_sale
+from gavel.watchlist import WatchlistStore, page_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuctionService"].full_name
 AUTHENTICATED_METHODS = frozenset(
-    f"/{SERVICE_NAME}/{m}" for m in ("CreateAuction", "CancelAuction", "GetSale", "PaySale", "DeclineOffer")
+    f"/{SERVICE_NAME}/{m}"
+    for m in (
+        "CreateAuction",
+        "CancelAuction",
+        "GetSale",
+        "PaySale",
+        "DeclineOffer",
+        "AddToWatchlist",
+        "RemoveFromWatchlist",
+        "ListWatchlist",
+    )
 )
 MAX_REASON = 500
 MAX_REQUEST_ID = 128
@@ -46,8 +58,12 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         tokens: PageTokens,
         submitter: Submitter,
         payments: PaymentProvider,
+        watchlist: WatchlistStore,
+        watchlist_tokens: PageTokens,
         clock: Clock = utcnow,
     ) -> None:
+        self._watchlist = watchlist
+        self._watchlist_tokens = watchlist_tokens
         self._settings = settings
         self._store = store
         self._tokens = tokens
@@ -186,4 +202,43 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         )
         return mask_sale(
             pb.Sale.FromString((await self._submitter.decided(command)).data), principal, auction.seller_id
+        )
+
+    async def AddToWatchlist(
+        self, request: pb.AddToWatchlistRequest, context: grpc.aio.ServicerContext[pb.AddToWatchlistRequest, pb.Auction]
+    ) -> pb.Auction:
+        me = require_principal()
+        auction = await self._auction(request.auction_id)
+        entries = await self._watchlist.entries(me.user_id)
+        limit = self._settings.watchlist_max
+        if len(entries) >= limit and auction.auction_id not in {e.auction_id for e in entries}:
+            raise FailedPrecondition(
+                "WATCHLIST_FULL", f"users/{me.user_id}/watchlist", f"at most {limit} auctions are watched at once"
+            )
+        now = self._clock()
+        await self._watchlist.add(me.user_id, auction.auction_id, auction.end_date, now)
+        return auction_to_pb(auction, now, me)
+
+    async def RemoveFromWatchlist(
+        self,
+        request: pb.RemoveFromWatchlistRequest,
+        context: grpc.aio.ServicerContext[pb.RemoveFromWatchlistRequest, pb.RemoveFromWatchlistResponse],
+    ) -> pb.RemoveFromWatchlistResponse:
+        me = require_principal()
+        await self._watchlist.remove(me.user_id, parse_id(request.auction_id, "auction_id"))
+        return pb.RemoveFromWatchlistResponse()
+
+    async def ListWatchlist(
+        self,
+        request: pb.ListWatchlistRequest,
+        context: grpc.aio.ServicerContext[pb.ListWatchlistRequest, pb.ListWatchlistResponse],
+    ) -> pb.ListWatchlistResponse:
+        me = require_principal()
+        size = page_size(request.page_size)
+        entries = await self._watchlist.entries(me.user_id)
+        page, token = page_of(entries, size, request.page_token, self._watchlist_tokens)
+        auctions = await asyncio.gather(*(self._store.get(e.auction_id) for e in page))
+        now = self._clock()
+        return pb.ListWatchlistResponse(
+            auctions=[auction_to_pb(a, now, me) for a in auctions if a is not None], next_page_token=token
         )

@@ -25,7 +25,7 @@ from typing import Any
 import nats
 from nats.js.api import StorageType, StreamConfig
 
-from bench import fanout, jvm
+from bench import fanout, jvm, notify
 from bench.runs import bench_settings, delta, ghz, measure, summary
 from bid_svc.ledger import Ledger
 from devstack.stack import running
@@ -203,7 +203,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--watchers", type=int, default=1000, help="WatchAuction streams in the fan-out run")
-    parser.add_argument("--parts", default="path,fanout", help="which runs: path (PlaceBid and baselines), fanout")
+    parser.add_argument("--users", type=int, default=1000, help="connected users in the notification run")
+    parser.add_argument(
+        "--parts", default="path,fanout,notify", help="which runs: path (PlaceBid and baselines), fanout, notify"
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     c, secs = args.concurrency, args.seconds
@@ -236,6 +239,15 @@ def main() -> None:
             results["fanout"]["latency_p99_vs_one_watcher"] = (  # type: ignore[index]
                 results["fanout"]["latency_p99_ms"] / results["fanout_one"]["latency_p99_ms"]
             )  # type: ignore[index]
+        if "notify" in parts:
+            results["notifications"] = notify.run(
+                settings, pids, asyncio.run(create_lots(settings, store, 10)), args.users
+            )
+            if "fanout" in results:  # stream_svc's CPU per delivery: a notification vs a watch event
+                fan: Any = results["fanout"]
+                per_event = 1000 * fan["stream_svc_cpu_s_burst"] / max(1, fan["deliveries"])
+                note: Any = results["notifications"]
+                note["stream_svc_cpu_vs_watch_event"] = note["cpu_ms_per_notification"]["stream_svc"] / per_event
         if "path" not in parts:
             session.cluster.shutdown()
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
@@ -340,6 +352,21 @@ def table(r: dict) -> str:
             f"p99 x{f['latency_p99_vs_one_watcher']:.2f}",
             f"  stream_svc memory per watcher: {f['memory_per_watcher_kb']:.1f} KiB "
             f"(RSS {f['stream_svc_rss_before_mb']:.0f} -> {f['stream_svc_rss_watching_mb']:.0f} MiB)",
+            "",
+        ]
+    if "notifications" in r:
+        n = r["notifications"]
+        cost = ", ".join(f"{k} {v:.2f}" for k, v in n["cpu_ms_per_notification"].items())
+        rows += [
+            f"notifications: {n['users']} connected users, {n['bids']} bids, {n['deliveries']} of "
+            f"{n['expected']} delivered, {n['repeated']} repeated, in order {n['in_order']}",
+            f"  decision -> user: p50 {n['latency_p50_ms']:.1f} ms, p99 {n['latency_p99_ms']:.1f} ms",
+            f"  cpu ms per notification (with its bid): {cost}"
+            + (
+                f"; stream_svc's per delivery vs a watch event's: x{n['stream_svc_cpu_vs_watch_event']:.2f}"
+                if "stream_svc_cpu_vs_watch_event" in n
+                else ""
+            ),
             "",
         ]
     if "ratios" not in r:

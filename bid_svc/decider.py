@@ -13,8 +13,11 @@ judges it. A lost or unknown one (``_Conflict``) is retried with backoff, and
 the retry pays for a SERIAL read and for looking up which commands were already decided.
 While retrying, the group's messages are kept from redelivery (``in_progress``).
 
-Only after the history rows, the auction events and the outcomes are out is a group
-acknowledged; a redelivered command finds its recorded outcome and announces it again.
+Only after the history rows, the auction events, the outcomes and the notifications are
+out is a group acknowledged; a redelivered command finds its recorded outcome and announces
+it again. The notifications a decision causes are kept in its own compare-and-set (the
+outbox), so the worker that takes over after a crash sends them again even though it did not
+decide them (the notification log stores each cause once).
 
 Dead letters: a command that cannot be decided (not a command, an unknown auction) goes to
 ``dlq.bids.<p>`` with its reason and is terminated; so does one that has failed
@@ -28,7 +31,7 @@ import collections
 import logging
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import nats.errors
 from cassandra import OperationTimedOut, RequestExecutionException
@@ -41,11 +44,12 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from bid_svc.ledger import Ledger
 from bid_svc.partition import Group, Lane
-from gavel import bus, commands, replies
+from gavel import bus, commands, notifications, replies
 from gavel.clock import Clock, utcnow
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Closed, Steps
 from gavel.domain.decision import NEEDS_HISTORY, Command, decide_all
+from gavel.domain.notices import needs_watchers, notices
 from gavel.domain.refusals import Refused
 from gavel.domain.takeback import Retracted
 from gavel.messages import auction_to_pb, event_to_pb, outcome_to_pb, sale_to_pb
@@ -165,6 +169,7 @@ class Decider:
         with a command decided from the bids themselves (a retraction, a sale moving on) reads
         the auction's bid history too."""
         after_conflict = lane.conflicted
+        cold = lane.auction is None
         if lane.auction is None and not after_conflict:
             lane.auction = _carried(group)
         if lane.auction is None:
@@ -181,10 +186,19 @@ class Decider:
         ]
         needs = any(isinstance(d, NEEDS_HISTORY) for d, _ in todo)
         history = await self._ledger.history(lane.auction_id) if needs else []
+        # Perhaps decided already by a worker that died before it told anyone: its
+        # notifications, again. A bid decided twice loses its compare-and-set (so it comes
+        # after a conflict); any other command decided twice is a no-op, which only a worker
+        # that did not know the auction (a takeover, a restart) can be deciding.
+        unknown = cold and any(not isinstance(c, commands.BID_COMMANDS) for _, c in group)
+        told = await self._outbox(lane.auction_id, now) if after_conflict or unknown else []
         before = lane.auction
         after, steps = decide_all(before, [d for d, _ in todo], history)
-        if after.version != before.version:  # else only repeats, answered from what stands
-            applied = await self._ledger.commit(before, after, [outcome for _, outcome in steps])
+        watchers = await self._ledger.watchers(lane.auction_id) if needs_watchers(before, steps) else []
+        ours = notifications.build(notices(before, steps, watchers), now)
+        if after.version != before.version:  # else only repeats (and timers), nothing to write
+            outbox = notifications.encode_outbox(ours)
+            applied = await self._ledger.commit(before, after, [outcome for _, outcome in steps], outbox)
             if not applied:
                 CAS_CONFLICTS.inc()
                 lane.auction = None
@@ -193,10 +207,19 @@ class Decider:
                     f"auction {lane.auction_id}: compare-and-set {'lost' if applied is False else 'unknown'}"
                 )
             GROUP_SIZE.observe(len(steps))
+        told += ours
         lane.auction = after
         lane.conflicted = False
         requests = {id(d): c for d, c in todo if isinstance(c, commands.REQUESTS)}
-        return Decided(before.version, steps, already, history, requests)
+        return Decided(before.version, steps, already, history, requests, told)
+
+    async def _outbox(self, auction_id: uuid.UUID, now: datetime) -> list[notifications.Outgoing]:
+        """The last decision's notifications, if recent enough for the log to recognise the
+        ones already kept (its duplicate window); older ones were sent long ago or, if the
+        whole system was down for longer, are dropped rather than sent twice."""
+        kept = notifications.decode_outbox(await self._ledger.outbox(auction_id))
+        horizon = now - timedelta(seconds=bus.DEDUPE_WINDOW_S - 60)
+        return [o for o in kept if o.notification.created_at.ToDatetime(tzinfo=UTC) >= horizon]
 
     async def _announce(self, lane: Lane, group: Group, decided: Decided) -> None:
         """History rows and records, then events and replies; the caller acks only after this."""
@@ -245,23 +268,27 @@ class Decider:
             if request is not None and request.reply_to:
                 data, refusal = _answer(state, outcome, request, decided.history, now)
                 await replies.send(self._nc, request.reply_to, request.command_id, data, refusal)
+        # Last, after the answers (they do not wait on it), and before the acknowledgement.
+        await notifications.publish(self._js, decided.told)
 
 
 @dataclass(frozen=True, slots=True)
 class Decided:
     """A group's decision: its records, the bids found already decided (after a conflict),
-    the bid history it was decided with (if it needed one), and the requests by the identity
-    of their domain command (each request's record names its command)."""
+    the bid history it was decided with (if it needed one), the requests by the identity
+    of their domain command (each request's record names its command), and the
+    notifications to send."""
 
     before_version: int
     steps: Steps
     already: dict[uuid.UUID, BidOutcome]
     history: list[BidOutcome]
     requests: dict[int, commands.RequestCommand]
+    told: list[notifications.Outgoing]
 
 
 def _to_domain(command: commands.AnyCommand, now: datetime) -> Command:
-    if isinstance(command, (commands.CloseAuctionCommand, commands.SaleDeadlineCommand)):
+    if isinstance(command, (commands.CloseAuctionCommand, commands.SaleDeadlineCommand, commands.EndingSoonCommand)):
         return command.to_domain(now)
     return command.to_domain()
 

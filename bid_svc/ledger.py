@@ -34,20 +34,23 @@ from gavel.cql import unset_if_none
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BidOutcome, Outcome, proxy_bid_id
 from gavel.domain.takeback import Retracted
+from gavel.watchlist import WatchlistStore
 
 
 class Ledger:
     def __init__(self, session: Session, auctions: AuctionStore) -> None:
         self._session = session
         self._auctions = auctions
+        self._watchlists = WatchlistStore(session)
         p = session.prepare
         self._recorded = p(f"SELECT {BID_COLUMNS} FROM auctions WHERE auction_id = ? AND bid_id IN ?")
         self._cas_state = p(
             "UPDATE auctions SET version = ?, highest_bid = ?, highest_bidder_id = ?, highest_bid_id = ?,"
             " bid_count = ?, closed_at = ?, winner_id = ?, leader_max = ?, end_date = ?, cancelled_at = ?,"
-            f" cancel_reason = ?, {', '.join(f'{c} = ?' for c in SALE_COLUMNS)}, bidders = bidders + ?"
+            f" cancel_reason = ?, {', '.join(f'{c} = ?' for c in SALE_COLUMNS)}, bidders = bidders + ?, notices = ?"
             " WHERE auction_id = ? IF version = ?"
         )
+        self._outbox = p("SELECT notices FROM auctions WHERE auction_id = ? LIMIT 1")
         self._retract = p("UPDATE auctions SET retracted = true WHERE auction_id = ? AND bid_id = ?")
         self._bids = p(f"SELECT {BID_COLUMNS} FROM auctions WHERE auction_id = ?")
         self._retraction = p(
@@ -91,8 +94,11 @@ class Ledger:
             if paging is None:
                 return found
 
-    async def commit(self, before: Auction, after: Auction, outcomes: list[Outcome]) -> bool | None:
+    async def commit(
+        self, before: Auction, after: Auction, outcomes: list[Outcome], outbox: bytes = b""
+    ) -> bool | None:
         """True: applied. False: lost the race (re-read). None: unknown (resolve by reading).
+        ``outbox``: the notifications the decision caused, kept with it (``outbox``).
 
         An end moved by soft close, and a sale's new deadline, are indexed first (a
         conditional batch cannot span partitions): the closer finds the auction at its new end
@@ -121,6 +127,7 @@ class Ledger:
                 after.cancel_reason or UNSET_VALUE,
                 *sale_values(after.sale if after.sale != before.sale else None),
                 new_bidders(before, after),
+                outbox,
                 after.auction_id,
                 before.version,
             ),
@@ -136,6 +143,16 @@ class Ledger:
         except (WriteTimeout, OperationTimedOut):
             return None
         return cql.applied(result)
+
+    async def outbox(self, auction_id: uuid.UUID) -> bytes:
+        """The notifications of the auction's last decision (read after a lost compare-and-set,
+        whose SERIAL read settled any half-done one first)."""
+        rows = (await cql.execute(self._session, self._outbox, (auction_id,))).current_rows
+        return (rows[0].notices or b"") if rows else b""
+
+    async def watchers(self, auction_id: uuid.UUID) -> list[str]:
+        """Who watches the auction: read only when a decision tells them something."""
+        return await self._watchlists.watchers(auction_id)
 
     async def record(self, auction_id: uuid.UUID, outcomes: list[Outcome]) -> None:
         """What the history tables do not hold: each retraction as decided. Idempotent (keyed

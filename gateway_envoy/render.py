@@ -60,6 +60,10 @@ WRITES = (
     "auction.v1.DevAuthService/IssueDevToken",
 )
 
+#: Unary methods of a streaming service, limited as the reads they are (a page of one's
+#: notifications), not as watches.
+READS = ("auction.v1.StreamService/ListMyNotifications",)
+
 #: The web page's files (built by ``make web``), each served at one path by a direct response.
 WEB_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -118,10 +122,11 @@ def service_routes(settings: Settings) -> str:
 
     out = []
     for service in ROUTES:
-        for write in WRITES:
-            name, _, method = write.partition("/")
-            if name == service.name:
-                out.append(one(service, method, "writes"))
+        for kind, methods in (("writes", WRITES), ("reads", READS)):
+            for full in methods:
+                name, _, method = full.partition("/")
+                if name == service.name:
+                    out.append(one(service, method, kind))
         out.append(one(service, None, service.kind))
     return "".join(out)
 

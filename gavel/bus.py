@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
+from gavel import notifications
 from gavel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
             num_replicas=settings.nats_replicas,
         ),
     ]
+    configs.append(notifications.stream_config(settings, DEDUPE_WINDOW_S))
     for config in configs:
         try:
             await js.add_stream(config)

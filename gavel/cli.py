@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 import grpc
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import get_currency_precision
 from tenacity import retry, retry_if_exception, wait_exponential
 
 from gavel import durations
@@ -30,6 +30,7 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.client import GavelClient
 from gavel.errors import field_violations, precondition_failures
 from gavel.messages import duration, timestamp
+from gavel.money import money
 from gavel.settings import Settings
 
 P = ParamSpec("P")
@@ -68,10 +69,6 @@ def to_minor(amount: Decimal, currency: str) -> int:
     if scaled != scaled.to_integral_value():
         raise click.BadParameter(f"{amount} has more decimals than {currency} allows")
     return int(scaled)
-
-
-def money(minor: int, currency: str) -> str:
-    return format_currency(Decimal(minor).scaleb(-get_currency_precision(currency)), currency, locale="en_US")
 
 
 class Amount(click.ParamType[Decimal]):
@@ -545,3 +542,72 @@ def watch(client: GavelClient, auction_id: str) -> None:
         pass
     if live:
         click.echo()
+
+
+KIND_NAMES = {
+    k: pb.NotificationKind.Name(k).removeprefix("NOTIFICATION_KIND_").lower() for k in pb.NotificationKind.values()
+}
+
+
+def notification_line(n: pb.Notification) -> str:
+    at = n.created_at.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{n.notification_id:>8}  {at}  {KIND_NAMES.get(n.kind, '?'):<20} {n.text}  ({n.auction_id})"
+
+
+@main.command()
+@click.option("--follow", is_flag=True, help="Then print new ones as they come, until interrupted.")
+@click.pass_obj
+@friendly_errors
+def notifications(client: GavelClient, follow: bool) -> None:
+    """What concerns you: outbid, ending soon, won or lost, payments; oldest first. With
+    --follow it goes on live, and reconnects from the last one shown when the service goes."""
+    kept = list(client.notifications())[::-1]
+    for n in kept:
+        click.echo(notification_line(n))
+    if not follow:
+        return
+    last = kept[-1].notification_id if kept else ""
+
+    @retry(retry=retry_if_exception(_unavailable), wait=wait_exponential(max=5))
+    def go_on() -> None:
+        nonlocal last
+        for n in client.follow_notifications(last):
+            click.echo(notification_line(n))
+            last = n.notification_id
+
+    try:
+        go_on()
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def watchlist() -> None:
+    """The auctions you watch: they tell you when they end soon and when they end."""
+
+
+@watchlist.command("add")
+@click.argument("auction_id")
+@click.pass_obj
+@friendly_errors
+def watchlist_add(client: GavelClient, auction_id: str) -> None:
+    auction = client.watch_auction(auction_id)
+    click.echo(f"watching {auction.item.name}: {summary(auction)}")
+
+
+@watchlist.command("rm")
+@click.argument("auction_id")
+@click.pass_obj
+@friendly_errors
+def watchlist_rm(client: GavelClient, auction_id: str) -> None:
+    client.unwatch_auction(auction_id)
+    click.echo(f"not watching {auction_id}")
+
+
+@watchlist.command("ls")
+@click.pass_obj
+@friendly_errors
+def watchlist_ls(client: GavelClient) -> None:
+    """Ending soonest first."""
+    for a in client.watchlist():
+        click.echo(f"{a.auction_id}  {summary(a)}")

@@ -106,6 +106,42 @@ class GavelClient:
             if not (token := page.next_page_token):
                 return
 
+    def notifications(self) -> Iterator[pb.Notification]:
+        """The caller's kept notifications, newest first."""
+        token = ""
+        while True:
+            request = pb.ListMyNotificationsRequest(page_size=100, page_token=token)
+            page = self.streams.ListMyNotifications(request, metadata=self._metadata, timeout=self._timeout)
+            yield from page.notifications
+            if not (token := page.next_page_token):
+                return
+
+    def follow_notifications(self, after: str = "") -> Iterator[pb.Notification]:
+        """Those after ``after`` (a notification_id) still kept, then live ones, for as long as
+        the stream lasts; heartbeats are skipped."""
+        request = pb.WatchMyNotificationsRequest(after=after)
+        for item in self.streams.WatchMyNotifications(request, metadata=self._metadata):
+            if not item.heartbeat:
+                yield item
+
+    def watch_auction(self, auction_id: str) -> pb.Auction:
+        request = pb.AddToWatchlistRequest(auction_id=auction_id)
+        return self.auctions.AddToWatchlist(request, metadata=self._metadata, timeout=self._timeout)
+
+    def unwatch_auction(self, auction_id: str) -> None:
+        request = pb.RemoveFromWatchlistRequest(auction_id=auction_id)
+        self.auctions.RemoveFromWatchlist(request, metadata=self._metadata, timeout=self._timeout)
+
+    def watchlist(self) -> Iterator[pb.Auction]:
+        """The watched auctions, ending soonest first."""
+        token = ""
+        while True:
+            request = pb.ListWatchlistRequest(page_size=100, page_token=token)
+            page = self.auctions.ListWatchlist(request, metadata=self._metadata, timeout=self._timeout)
+            yield from page.auctions
+            if not (token := page.next_page_token):
+                return
+
     def _read(self, call: Callable[..., R]) -> R:
         """A read with the token, or anonymously when the token is refused (expired, or from
         another stack): reads need none, and only add what is the caller's own."""

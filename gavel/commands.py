@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from gavel.domain.auction import Auction
 from gavel.domain.bidding import BuyNow, CloseAuction, PlaceBid
+from gavel.domain.reminders import EndingSoon
 from gavel.domain.sale import DeclineOffer, PaySale, SaleDeadline
 from gavel.domain.takeback import CancelAuction, RetractBid
 
@@ -73,6 +74,18 @@ class CloseAuctionCommand(_Command):
     def msg_id(self) -> str:
         """Closing the same end twice is stored once (and decided once regardless)."""
         return f"close-{self.auction_id}-{int(self.end_date.timestamp() * 1000)}"
+
+
+class EndingSoonCommand(_Command):
+    kind: Literal["ending_soon"] = "ending_soon"
+    end_date: datetime
+
+    def to_domain(self, now: datetime) -> EndingSoon:
+        return EndingSoon(self.auction_id, self.end_date, now)
+
+    @property
+    def msg_id(self) -> str:
+        return f"ending-soon-{self.auction_id}-{int(self.end_date.timestamp() * 1000)}"
 
 
 class _Request(_Command):
@@ -143,6 +156,9 @@ class SaleDeadlineCommand(_Command):
         return f"deadline-{self.auction_id}-{self.offer}-{int(self.pay_by.timestamp() * 1000)}"
 
 
+#: The closer's: each is put in the log at its moment, with a message id of its own.
+TimerCommand = CloseAuctionCommand | SaleDeadlineCommand | EndingSoonCommand
+
 #: The commands a caller waits for, besides bids.
 REQUESTS = (PaySaleCommand, DeclineOfferCommand, CancelAuctionCommand, RetractBidCommand)
 RequestCommand = PaySaleCommand | DeclineOfferCommand | CancelAuctionCommand | RetractBidCommand
@@ -156,6 +172,7 @@ AnyCommand = (
     | CancelAuctionCommand
     | RetractBidCommand
     | SaleDeadlineCommand
+    | EndingSoonCommand
 )
 Command = Annotated[AnyCommand, Field(discriminator="kind")]
 _adapter: TypeAdapter[AnyCommand] = TypeAdapter(Command)

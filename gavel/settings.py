@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     cancel_min_remaining: Duration = timedelta(hours=12)
     retract_recent: Duration = timedelta(hours=1)
 
+    # Notifications (gavel/notifications.py): how many each user's history keeps (the oldest
+    # go as new ones come), and how long before its end an auction tells its bidders and
+    # watchers that it ends soon.
+    notification_history: int = Field(default=100, gt=0)
+    notification_ending_soon: Duration = timedelta(minutes=15)
+    # Auctions one user may watch at once (AddToWatchlist refuses more: FAILED_PRECONDITION).
+    watchlist_max: int = Field(default=500, gt=0)
+
     # A watch stream quiet for this long gets a heartbeat event, well under the idle timeouts
     # of proxies on the way (Envoy's stream_idle_timeout is 5 minutes, many LBs 60 s).
     stream_heartbeat_interval: float = 15.0

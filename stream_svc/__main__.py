@@ -13,10 +13,12 @@ import grpc
 from gavel import bus, cql, services
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
+from gavel.paging import PageTokens
 from gavel.server import ServiceSpec, run
 from gavel.settings import Settings
 from stream_svc import service
 from stream_svc.fanout import Hub
+from stream_svc.inbox import Inbox
 from stream_svc.quota import WatchQuota
 
 SERVICE = services.STREAM
@@ -35,9 +37,13 @@ async def setup(server: grpc.aio.Server, resources: contextlib.AsyncExitStack, s
     nc = await bus.connect(settings, SERVICE.module, on_reconnect=on_reconnect)
     resources.push_async_callback(nc.drain)
     hubs.append(Hub(nc, snapshot, settings.stream_refresh_interval))
+    js = nc.jetstream()
+    await bus.ensure_streams(js, settings)
+    tokens = PageTokens(settings.secret("page_token_secret"), f"{service.SERVICE_NAME}/ListMyNotifications")
+    inbox = Inbox(js, tokens, settings.stream_heartbeat_interval)
 
     quota = WatchQuota(settings.stream_max_watches_per_user, settings.stream_max_watches_per_address)
-    servicer = service.StreamService(hubs[0], snapshot, settings.stream_heartbeat_interval, quota)
+    servicer = service.StreamService(hubs[0], snapshot, settings.stream_heartbeat_interval, quota, inbox)
     pb_grpc.add_StreamServiceServicer_to_server(servicer, server)
 
 

@@ -1,4 +1,5 @@
-"""The StreamService servicer: WatchAuction over the process's shared fan-out hub."""
+"""The StreamService servicer: WatchAuction over the process's shared fan-out hub; the
+caller's notifications from the notification log (``inbox``)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.auction_store import AuctionStore
 from gavel.clock import Clock, utcnow
 from gavel.errors import NotFound
-from gavel.interceptors import viewer
+from gavel.interceptors import require_principal, viewer
 from gavel.messages import event_to_pb, parse_id
 from gavel.views import mask_event
 from stream_svc.fanout import Hub, Snapshot
+from stream_svc.inbox import Inbox, parse_after
 from stream_svc.quota import WatchQuota, client_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["StreamService"].full_name
-#: None: watching an auction is a read, open to anonymous callers.
-AUTHENTICATED_METHODS: frozenset[str] = frozenset()
+#: Watching an auction is a read, open to anonymous callers; one's notifications are not.
+AUTHENTICATED_METHODS = frozenset(f"/{SERVICE_NAME}/{m}" for m in ("WatchMyNotifications", "ListMyNotifications"))
 HEARTBEAT = pb.AuctionEvent(heartbeat=True)
 
 
@@ -46,8 +48,11 @@ def snapshots(store: AuctionStore, clock: Clock = utcnow) -> Snapshot:
 
 
 class StreamService(pb_grpc.StreamServiceServicer):
-    def __init__(self, hub: Hub, snapshot: Snapshot, heartbeat_interval: float, quota: WatchQuota) -> None:
+    def __init__(
+        self, hub: Hub, snapshot: Snapshot, heartbeat_interval: float, quota: WatchQuota, inbox: Inbox
+    ) -> None:
         self._hub = hub
+        self._inbox = inbox
         self._snapshot = snapshot
         self._heartbeat_interval = heartbeat_interval
         self._quota = quota
@@ -77,3 +82,22 @@ class StreamService(pb_grpc.StreamServiceServicer):
                     yield event
                     if is_final(event.auction):
                         return
+
+    async def WatchMyNotifications(
+        self,
+        request: pb.WatchMyNotificationsRequest,
+        context: grpc.aio.ServicerContext[pb.WatchMyNotificationsRequest, pb.Notification],
+    ) -> AsyncIterator[pb.Notification]:
+        me = require_principal()
+        after = parse_after(request.after)
+        with self._quota.hold(f"user:{me.user_id}", True):
+            async for notification in self._inbox.follow(me.user_id, after):
+                yield notification
+
+    async def ListMyNotifications(
+        self,
+        request: pb.ListMyNotificationsRequest,
+        context: grpc.aio.ServicerContext[pb.ListMyNotificationsRequest, pb.ListMyNotificationsResponse],
+    ) -> pb.ListMyNotificationsResponse:
+        me = require_principal()
+        return await self._inbox.page(me.user_id, request.page_size, request.page_token)

@@ -23,6 +23,8 @@ LIMITED_ADDRESS = "127.0.0.77"
 LIMITED_RATE = 3
 #: GAVEL_RETRACT_RECENT of the test stack: a bid older than this is old for a retraction.
 RETRACT_RECENT_S = 3
+#: Auctions that end later than this after they are created are told that they end soon.
+ENDING_SOON_S = 8
 
 
 def stack_settings(data_dir: Path) -> Settings:
@@ -56,4 +58,5 @@ def stack_settings(data_dir: Path) -> Settings:
         # The sale and retraction in seconds, not days (the rules are the same).
         payment_window_min=timedelta(seconds=1),
         retract_recent=timedelta(seconds=RETRACT_RECENT_S),
+        notification_ending_soon=timedelta(seconds=ENDING_SOON_S),
     )

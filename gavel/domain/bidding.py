@@ -25,6 +25,7 @@ from gavel.domain.auction import Auction, Sale, SaleStatus
 
 if TYPE_CHECKING:
     from gavel.domain.refusals import Refused
+    from gavel.domain.reminders import EndsSoon
     from gavel.domain.sale import SaleChanged
     from gavel.domain.takeback import Cancelled, Retracted
 
@@ -113,7 +114,7 @@ class Closed:
 
 
 #: What a decided command records (the ones after the gavel live in sale, takeback, refusals).
-Outcome = Union["BidOutcome", "Closed", "SaleChanged", "Cancelled", "Retracted", "Refused"]
+Outcome = Union["BidOutcome", "Closed", "SaleChanged", "Cancelled", "Retracted", "Refused", "EndsSoon"]
 #: A decided command's records, each with the auction's state right after it.
 Steps = list[tuple[Auction, Outcome]]
 

@@ -22,10 +22,13 @@ from gavel.domain.bidding import (
     decide_buy_now,
     decide_close,
 )
+from gavel.domain.reminders import EndingSoon, decide_ending_soon
 from gavel.domain.sale import DeclineOffer, PaySale, SaleDeadline, decide_deadline, decide_decline, decide_pay
 from gavel.domain.takeback import CancelAuction, RetractBid, Retracted, decide_cancel, decide_retract
 
-Command = PlaceBid | BuyNow | CloseAuction | PaySale | DeclineOffer | SaleDeadline | CancelAuction | RetractBid
+Command = (
+    PlaceBid | BuyNow | CloseAuction | PaySale | DeclineOffer | SaleDeadline | CancelAuction | RetractBid | EndingSoon
+)
 #: The commands decided from the bids as well as the state: their worker reads the history.
 NEEDS_HISTORY = (DeclineOffer, SaleDeadline, RetractBid)
 
@@ -49,6 +52,8 @@ def decide(state: Auction, command: Command, history: Sequence[BidOutcome] = ())
             return decide_cancel(state, command)
         case RetractBid():
             return decide_retract(state, command, history)
+        case EndingSoon():
+            return decide_ending_soon(state, command)
 
 
 def decide_all(

@@ -11,9 +11,12 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import grpc
 import pytest
 from click.testing import CliRunner, Result
 
+from gavel.api.auction.v1 import auction_pb2 as pb
+from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.cli import main
 
 
@@ -220,3 +223,36 @@ def test_sale_cancel_and_retract_through_the_cli(gavel) -> None:
     assert (paid.exit_code, paid.output.strip()) == (0, f"paid: $11.50 by {winner}")
     declined = gavel("decline", soon_id)
     assert declined.exit_code == 1 and "rule: ALREADY_PAID" in declined.output, declined.output
+
+
+def test_notifications_and_the_watchlist_through_the_cli(gavel, gateway_target: str) -> None:
+    seller, alice, bob = (f"{who}-{uuid.uuid4().hex[:6]}" for who in ("seller", "alice", "bob"))
+    gavel("token", "--user", seller)
+    auction_id = gavel(
+        "auction", "create", "--name", "Kettle", "--starting-price", "5", "--ends-in", "2h"
+    ).stdout.strip()
+    alice_token = gavel("token", "--user", alice).stdout.strip()
+    assert gavel("notifications").output == ""  # nothing yet
+    watched = gavel("watchlist", "add", auction_id)
+    assert watched.exit_code == 0 and watched.output.startswith("watching Kettle: Kettle · no bids")
+    assert gavel("watchlist", "ls").output.splitlines()[0].startswith(f"{auction_id}  Kettle")
+    assert gavel("bid", auction_id, "6").exit_code == 0
+
+    # Alice's stream is live before Bob bids, so the test awaits the notification, not a clock.
+    with grpc.insecure_channel(gateway_target) as channel:
+        stream = pb_grpc.StreamServiceStub(channel).WatchMyNotifications(
+            pb.WatchMyNotificationsRequest(), metadata=(("authorization", f"Bearer {alice_token}"),), timeout=60
+        )
+        assert next(stream).heartbeat  # live
+        gavel("token", "--user", bob)
+        assert gavel("bid", auction_id, "9").exit_code == 0
+        outbid = next(stream)
+        stream.cancel()
+    gavel("token", "--user", alice)
+    [line] = gavel("notifications").output.splitlines()
+    assert re.match(
+        rf"\s*{outbid.notification_id}  \S+ \S+  outbid +You were outbid on Kettle: the price is now \$6\.50", line
+    )
+    assert bob not in line
+    assert gavel("watchlist", "rm", auction_id).exit_code == 0
+    assert gavel("watchlist", "ls").output == ""

@@ -7,7 +7,7 @@ import json
 import struct
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -18,8 +18,9 @@ from tests.e2e.api_client import create_auction, rest
 class SseReader:
     """Reads `data:` lines of an event stream on a thread; a test awaits a version on it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.events: list[dict] = []
+        self._headers = {"accept": "text/event-stream", **(headers or {})}
         self.content_type = ""
         self._changed = threading.Condition()
         self._client = httpx.Client(timeout=httpx.Timeout(10, read=None))
@@ -28,7 +29,7 @@ class SseReader:
 
     def _read(self, url: str) -> None:
         try:
-            with self._client.stream("GET", url, headers={"accept": "text/event-stream"}) as reply:
+            with self._client.stream("GET", url, headers=self._headers) as reply:
                 self.content_type = reply.headers.get("content-type", "")
                 for line in reply.iter_lines():
                     if line.startswith("data:"):
@@ -37,6 +38,10 @@ class SseReader:
                             self._changed.notify_all()
         except httpx.HTTPError:
             pass  # closed by the test
+
+    def until(self, predicate: Callable[[list[dict]], bool], timeout: float = 30) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: predicate(self.events), timeout), f"not reached: {self.events}"
 
     def until_version(self, version: int, timeout: float = 30) -> None:
         def reached() -> bool:

@@ -572,3 +572,42 @@ def test_the_sale_cancel_and_retract_on_the_page(base_url: str, token_for, open_
     expect(owner.get_by_test_id("auction-status")).to_have_text("cancelled")
     expect(next_bidder.get_by_test_id("auction-status")).to_have_text("cancelled")  # live, for everyone
     screenshot(owner, "cancelled")
+
+
+def test_notifications_watching_and_my_bids_on_the_page(base_url: str, token_for, open_page: OpenPage) -> None:
+    """Outbid elsewhere, told in the header live (an unread count, the list under it); the
+    watch button puts the auction on the Watching view; My bids lists the bid."""
+    name = unique("Teapot")
+    auction_id = create_auction(base_url, token_for(unique("seller")), name)
+    jo_name, kim = unique("jo"), unique("kim")
+    jo = open_page(jo_name)
+    watch(jo, auction_id)
+    jo.get_by_test_id("watch-button").click()
+    expect(jo.get_by_test_id("watch-button")).to_have_text("Watching ✓")
+    bid(jo, "12")
+    expect(jo.get_by_test_id("bid-result")).to_contain_text("ACCEPTED")
+    expect(jo.get_by_test_id("notifications")).to_have_attribute("data-live", "true")
+
+    with rest(base_url, token_for(kim)) as http:  # outbid from elsewhere
+        assert (
+            http.post(f"/auctions/{auction_id}/bids", json={"amount": 2000}).json()["status"] == "BID_STATUS_ACCEPTED"
+        )
+    expect(jo.get_by_test_id("unread-count")).to_have_text("(1)")
+    jo.get_by_test_id("notifications-button").click()
+    told = jo.get_by_test_id("notifications").get_by_test_id("notification")
+    expect(told).to_have_count(1)
+    expect(told.first).to_have_text(re.compile(rf"^You were outbid on {name}: the price is now €12\.50"))
+    expect(jo.get_by_test_id("unread-count")).to_have_text("")  # opened: read
+    assert kim not in jo.content()
+    screenshot(jo, "notifications")
+
+    jo.get_by_test_id("watching-link").click()
+    expect(jo.get_by_test_id("watchlist").get_by_test_id("auction-card")).to_have_attribute(
+        "data-auction-id", auction_id
+    )
+    jo.get_by_test_id("my-bids-link").click()
+    mine = jo.get_by_test_id("my-bids").get_by_test_id("my-bid")
+    expect(mine).to_have_count(1)
+    expect(mine.first).to_contain_text(name)
+    expect(mine.first).to_contain_text("10.00 EUR max 12.00 EUR")  # the price it set, and her maximum
+    screenshot(jo, "my-bids")

@@ -6,6 +6,8 @@ import { onSessionChange } from "./api";
 import { h, replace, startCountdowns } from "./dom";
 import { auctionPage } from "./pages/auction";
 import { homePage } from "./pages/home";
+import { myBidsPage, watchingPage } from "./pages/mine";
+import { mountNotifications } from "./pages/notifications";
 import { mountSessionBox } from "./pages/session";
 import { parseRoute } from "./router";
 
@@ -23,6 +25,12 @@ function show(): void {
     case "auction":
       auctionPage(main, route.auctionId, leave.signal);
       break;
+    case "my-bids":
+      void myBidsPage(main, leave.signal);
+      break;
+    case "watching":
+      void watchingPage(main, leave.signal);
+      break;
     case "missing":
       replace(main, h("p", {}, "No such page. ", h("a", { href: "#/" }, "See the open auctions.")));
       break;
@@ -30,6 +38,7 @@ function show(): void {
 }
 
 mountSessionBox(document.getElementById("session") as HTMLElement);
+mountNotifications(document.getElementById("inbox") as HTMLElement);
 startCountdowns();
 window.addEventListener("hashchange", show);
 // Forms and bid buttons depend on who is signed in: re-render the page on sign-in/out.

@@ -34,6 +34,7 @@ import {
 } from "../gen/auction/v1/auction_pb";
 import { isFinal, watchAuction, type WatchState } from "../watch";
 import { BidHistory } from "./history";
+import { isWatched } from "./mine";
 
 const HISTORY_PAGE = 100;
 const PENDING_POLL_MS = 1000;
@@ -89,6 +90,7 @@ class AuctionView {
   private readonly salePanel = h("div", { class: "box sale", "data-testid": "sale" });
   private readonly sellerPanel = h("div", { class: "seller-panel" });
   private readonly actionResult = h("div", { class: "bid-result", "data-testid": "action-result", role: "status" });
+  private readonly watchButton = h("button", { type: "button", class: "watch", "data-testid": "watch-button", hidden: true }, "Watch");
   /** The sale as the user may see it (GetSale: the buyer named), for the seller and the buyer. */
   private mySale: Sale | null = null;
   private saleRead = -1n;
@@ -112,6 +114,7 @@ class AuctionView {
   start(): void {
     this.layout();
     this.update();
+    void this.setUpWatchButton();
     if (isFinal(this.shown)) {
       this.setWatchState({ kind: "closed" });
       return;
@@ -132,6 +135,35 @@ class AuctionView {
     );
   }
 
+  /** Watch / Watching: the auction's ending-soon and end notifications, for a signed-in user. */
+  private async setUpWatchButton(): Promise<void> {
+    if (!this.me) return;
+    const show = (watching: boolean): void => {
+      this.watchButton.hidden = false;
+      this.watchButton.dataset.watching = String(watching);
+      setText(this.watchButton, watching ? "Watching ✓" : "Watch");
+    };
+    try {
+      show(await isWatched(this.shown.auctionId, this.signal));
+    } catch {
+      return; // no button rather than a wrong one
+    }
+    this.watchButton.addEventListener("click", async () => {
+      const watching = this.watchButton.dataset.watching === "true";
+      this.watchButton.disabled = true;
+      try {
+        const auctionId = this.shown.auctionId;
+        if (watching) await auctions.removeFromWatchlist({ auctionId }, { signal: this.signal });
+        else await auctions.addToWatchlist({ auctionId }, { signal: this.signal });
+        show(!watching);
+      } catch (err) {
+        replace(this.actionResult, describe(err).summary);
+      } finally {
+        this.watchButton.disabled = false;
+      }
+    });
+  }
+
   private layout(): void {
     const a = this.shown;
     const item = a.item;
@@ -147,7 +179,7 @@ class AuctionView {
         h(
           "div",
           { class: "details" },
-          h("h2", { "data-testid": "item-name" }, item?.name ?? "(unnamed)", " ", this.status),
+          h("h2", { "data-testid": "item-name" }, item?.name ?? "(unnamed)", " ", this.status, " ", this.watchButton),
           h("p", { class: "description", "data-testid": "item-description" }, item?.description ?? ""),
           h("p", { class: "muted" }, "Sold by ", h("strong", { "data-testid": "seller" }, a.sellerId)),
           h("p", {}, "Starting price ", h("strong", { "data-testid": "starting-price" }, formatMoney(a.startingPrice, a.currency))),

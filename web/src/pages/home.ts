@@ -36,7 +36,7 @@ export function homePage(root: HTMLElement, signal: AbortSignal): void {
   void load();
 }
 
-function card(auction: Auction): HTMLElement {
+export function card(auction: Auction): HTMLElement {
   const item = auction.item;
   const end = auction.endDate ? timestampDate(auction.endDate) : null;
   // The price is the starting price after the first bid: the leader says whether anyone bid.

@@ -12,7 +12,16 @@ export function mountSessionBox(root: HTMLElement): void {
 function signedIn(session: Session): HTMLElement {
   const out = h("button", { type: "button", "data-testid": "signout", class: "link" }, "Sign out");
   out.addEventListener("click", () => signOut());
-  return h("div", { class: "session" }, "Signed in as ", h("strong", { "data-testid": "signed-in-user" }, session.userId), " ", out);
+  return h(
+    "div",
+    { class: "session" },
+    h("a", { href: "#/me/bids", "data-testid": "my-bids-link" }, "My bids"),
+    h("a", { href: "#/me/watching", "data-testid": "watching-link" }, "Watching"),
+    "Signed in as ",
+    h("strong", { "data-testid": "signed-in-user" }, session.userId),
+    " ",
+    out,
+  );
 }
 
 function signInForm(): HTMLElement {
