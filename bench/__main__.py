@@ -34,7 +34,8 @@ from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.auction_store import AuctionStore
 from gavel.auth import mint_dev_token
 from gavel.domain.auction import Auction, Item
-from gavel.domain.bidding import PlaceBid, decide_all
+from gavel.domain.bidding import PlaceBid
+from gavel.domain.decision import decide_all
 from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
