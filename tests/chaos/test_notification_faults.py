@@ -1,12 +1,15 @@
 """Notifications across faults (issue 13): a decision's notification is kept in the log
-before anyone is told, so a kill -9 of stream_svc and of NATS between the decision and the
-user's reconnect loses nothing and repeats nothing."""
+before anyone is told, so a kill -9 of stream_svc and of NATS, or a restart of every process,
+between the decision and the user's reconnect loses nothing and repeats nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import uuid
+from collections.abc import Callable
+
+import pytest
 
 from devstack.stack import Stack
 from gavel.api.auction.v1 import auction_pb2 as pb
@@ -17,7 +20,26 @@ from tests.integration.bidding import bid_stub, create_auction, place
 from tests.integration.inbox import follow
 
 
-async def test_a_notification_outlives_stream_svc_and_nats(stack: Stack, settings: Settings, token_for) -> None:
+def _kill_stream_svc_and_nats(stack: Stack) -> None:
+    for name in ("stream_svc", "nats"):
+        stack.processes[name].signal(signal.SIGKILL)
+    stack.restart("nats")
+    stack.processes[STREAM.module] = stack.start_service(STREAM)
+
+
+def _restart_everything(stack: Stack) -> None:
+    stack.stop()
+    stack.start()
+
+
+FAULTS: dict[str, Callable[[Stack], None]] = {
+    "kill -9 stream_svc and nats": _kill_stream_svc_and_nats,
+    "restart of every process": _restart_everything,
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_a_notification_outlives(fault: str, stack: Stack, settings: Settings, token_for) -> None:
     seller, alice, bob, carol = (f"{r}-{uuid.uuid4().hex[:8]}" for r in ("seller", "alice", "bob", "carol"))
     t = {u: token_for(u) for u in (seller, alice, bob, carol)}
     lot = (await until_available(lambda: create_auction(settings, t[seller], starting_price=100))).auction_id
@@ -36,10 +58,7 @@ async def test_a_notification_outlives_stream_svc_and_nats(stack: Stack, setting
             await check.until_count(1)
         [missed] = check.notifications
 
-    for name in ("stream_svc", "nats"):
-        stack.processes[name].signal(signal.SIGKILL)
-    await asyncio.to_thread(stack.restart, "nats")
-    stack.processes[STREAM.module] = await asyncio.to_thread(stack.start_service, STREAM)
+    await asyncio.to_thread(FAULTS[fault], stack)
 
     async def reconnect() -> list[pb.Notification]:
         """As a client does: a stream that ends before it is live is opened again, after a backoff."""
