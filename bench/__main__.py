@@ -269,6 +269,7 @@ def main() -> None:
         measured("raw_lwt_many", lambda: asyncio.run(raw_lwt(store, ledger, c, secs, hot=False)))
         measured("raw_lwt_sequential", lambda: asyncio.run(raw_lwt(store, ledger, 1, secs / 2, hot=True)))
         measured("raw_publish", lambda: asyncio.run(raw_publish(settings, c, secs / 2)))
+        measured("raw_publish_sequential", lambda: asyncio.run(raw_publish(settings, 1, secs / 3)))
         # Our server's fixed cost per call: gRPC, auth, validation, the error answer; nothing
         # is read or published (the request is refused before that).
         measured("api_floor", lambda: ghz(args.ghz, direct, token, [{"auction_id": "-", "amount": 0}], c, secs / 2))
@@ -279,9 +280,10 @@ def main() -> None:
         try:
             assert bare.stdout is not None and bare.stdout.readline().strip() == "ready"
             pids["bare_grpc"] = bare.pid
-            measured(
-                "grpc_floor", lambda: ghz(args.ghz, f"127.0.0.1:{BARE_GRPC_PORT}", token, bid_data(many), c, secs / 2)
-            )
+            bare_target = f"127.0.0.1:{BARE_GRPC_PORT}"
+            measured("grpc_floor", lambda: ghz(args.ghz, bare_target, token, bid_data(many), c, secs / 2))
+            # One client, one call at a time: the latency of the hop alone.
+            measured("grpc_floor_sequential", lambda: ghz(args.ghz, bare_target, token, bid_data(many), 1, secs / 3))
         finally:
             bare.terminate()
             bare.wait()
@@ -292,6 +294,8 @@ def main() -> None:
             ("path_hot_direct", direct, hot),
         ):
             measured(key, lambda target=target, lots=lots: ghz(args.ghz, target, token, bid_data(lots), c, secs))
+        # PlaceBid with one client, one bid at a time: its latency against the same hops raw.
+        measured("path_sequential", lambda: ghz(args.ghz, direct, token, bid_data(many), 1, secs / 2))
         (backlogged,) = asyncio.run(create_lots(settings, store, 1))
         measured("hot_backlog", lambda: asyncio.run(hot_backlog(settings, backlogged, 20_000)))
         session.cluster.shutdown()
@@ -321,18 +325,45 @@ def main() -> None:
         "hot_backlog_decided_per_s_vs_ceiling": r["hot_backlog"]["per_s"] / ceiling,
         "envoy_vs_direct": r["path_many_envoy"]["per_s"] / r["path_many_direct"]["per_s"],
         "path_vs_raw_publish": r["path_many_direct"]["per_s"] / r["raw_publish"]["per_s"],
+        # Issue 14's, each against the work the design must do, from the same run.
+        "path_cpu_vs_parts": cpu_ms["path_many_direct"]
+        / (cpu_ms["api_floor"] + cpu_ms["raw_lwt_many"] + cpu_ms["raw_publish"]),
+        "hot_vs_api_floor": r["path_hot_direct"]["per_s"] / r["api_floor"]["per_s"],
+        "api_floor_vs_grpc_floor": r["api_floor"]["per_s"] / r["grpc_floor"]["per_s"],
+        "path_latency_vs_hops": r["path_sequential"]["p50_ms"]
+        / sum(r[k]["p50_ms"] for k in ("grpc_floor_sequential", "raw_publish_sequential", "raw_lwt_sequential")),
+    }
+    if "fanout" in r:
+        fan = r["fanout"]
+        results["ratios"]["fanout_p99_vs_one_watcher"] = fan["latency_p99_vs_one_watcher"]  # type: ignore[index]
+        delivered = fan["events_per_watcher_mean"] * fan["watchers"]
+        results["ratios"]["fanout_deliveries_per_cpu_s"] = delivered / fan["stream_svc_cpu_s_burst"]  # type: ignore[index]
+    results["targets"] = {
+        name: {"goal": f"{op} {goal}", "met": _met(op, goal, results["ratios"][name])}  # type: ignore[index]
+        for name, (op, goal) in TARGETS.items()
+        if name in results["ratios"]  # type: ignore[operator]
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
 
 
-#: The issue's targets for the ratios (each a floor).
-TARGETS = {
-    "path_vs_raw_lwt_many": 0.7,
-    "hot_decided_per_s_vs_one_lwt_per_bid_ceiling": 5.0,
-    "hot_backlog_decided_per_s_vs_ceiling": 5.0,
-    "envoy_vs_direct": 0.8,
+#: The goals for the ratios: a floor (>=) or a ceiling (<=). Issue 14's set the first seven.
+TARGETS: dict[str, tuple[str, float]] = {
+    "path_cpu_vs_parts": ("<=", 1.5),
+    "path_vs_raw_lwt_many": (">=", 0.45),
+    "hot_vs_api_floor": (">=", 0.6),
+    "api_floor_vs_grpc_floor": (">=", 0.8),
+    "path_latency_vs_hops": ("<=", 1.5),
+    "fanout_p99_vs_one_watcher": ("<=", 2.0),
+    "fanout_deliveries_per_cpu_s": (">=", 10_000),
+    "envoy_vs_direct": (">=", 0.8),
+    "hot_decided_per_s_vs_one_lwt_per_bid_ceiling": (">=", 5.0),
+    "hot_backlog_decided_per_s_vs_ceiling": (">=", 5.0),
 }
+
+
+def _met(op: str, goal: float, value: float) -> bool:
+    return value >= goal if op == ">=" else value <= goal
 
 
 def _label(metric_key: str) -> str:
@@ -376,7 +407,7 @@ def table(r: dict) -> str:
     rows.append(
         f"warm-up: {w['rounds']} rounds, until Cassandra's JIT used {w['compiler_s_last_round']:.2f} s in a round"
     )
-    rows.append(f"{'run':<22}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers")
+    rows.append(f"{'run':<24}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}{'bids/CAS':>10}  answers")
     for key in (
         "path_many_direct",
         "path_many_envoy",
@@ -387,15 +418,18 @@ def table(r: dict) -> str:
         "raw_publish",
         "api_floor",
         "grpc_floor",
+        "path_sequential",
+        "grpc_floor_sequential",
+        "raw_publish_sequential",
     ):
         v = {"p50_ms": float("nan"), "p99_ms": float("nan"), **r[key]}
         per_cas = f"{v['bids_per_cas']:.1f}" if "bids_per_cas" in v else ""
         answered = ", ".join(f"{_label(k)} {n:.0f}" for k, n in v.get("answers", {}).items() if n)
-        rows.append(f"{key:<22}{v['per_s']:>8.0f}{v['p50_ms']:>9.1f}{v['p99_ms']:>9.1f}{per_cas:>10}  {answered}")
+        rows.append(f"{key:<24}{v['per_s']:>8.0f}{v['p50_ms']:>9.1f}{v['p99_ms']:>9.1f}{per_cas:>10}  {answered}")
     rows.append("")
     for name, value in r["ratios"].items():
         target = TARGETS.get(name)
-        verdict = f"   (target {target}: {'met' if value >= target else 'not met'})" if target else ""
+        verdict = f"   (goal {target[0]} {target[1]}: {'met' if _met(*target, value) else 'not met'})" if target else ""
         rows.append(f"{name:<48}{value:>8.2f}{verdict}")
     rows.append(
         "cpu ms per op, every process and the client: "

@@ -131,7 +131,7 @@ def ghz(
                 "-z",
                 f"{seconds}s",
                 "--connections",
-                "4",
+                str(min(4, concurrency)),  # ghz needs at least one call in flight per connection
                 "-m",
                 json.dumps({"authorization": f"Bearer {token}"}),
                 "-D",
