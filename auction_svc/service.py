@@ -211,11 +211,13 @@ class AuctionService(pb_grpc.AuctionServiceServicer):
         auction = await self._auction(request.auction_id)
         entries = await self._watchlist.entries(me.user_id)
         limit = self._settings.watchlist_max
-        if len(entries) >= limit and auction.auction_id not in {e.auction_id for e in entries}:
+        now = self._clock()
+        if auction.auction_id in {e.auction_id for e in entries}:  # already: its place stays
+            return auction_to_pb(auction, now, me)
+        if len(entries) >= limit:
             raise FailedPrecondition(
                 "WATCHLIST_FULL", f"users/{me.user_id}/watchlist", f"at most {limit} auctions are watched at once"
             )
-        now = self._clock()
         await self._watchlist.add(me.user_id, auction.auction_id, auction.end_date, now)
         return auction_to_pb(auction, now, me)
 

@@ -197,7 +197,8 @@ class Decider:
         watchers = await self._ledger.watchers(lane.auction_id) if needs_watchers(before, steps) else []
         ours = notifications.build(notices(before, steps, watchers), now)
         if after.version != before.version:  # else only repeats (and timers), nothing to write
-            outbox = notifications.encode_outbox(ours)
+            # What was recovered goes in too: if this worker dies as well, the next one has it.
+            outbox = notifications.encode_outbox(notifications.merged(told, ours))
             applied = await self._ledger.commit(before, after, [outcome for _, outcome in steps], outbox)
             if not applied:
                 CAS_CONFLICTS.inc()
@@ -207,7 +208,7 @@ class Decider:
                     f"auction {lane.auction_id}: compare-and-set {'lost' if applied is False else 'unknown'}"
                 )
             GROUP_SIZE.observe(len(steps))
-        told += ours
+        told = notifications.merged(told, ours)
         lane.auction = after
         lane.conflicted = False
         requests = {id(d): c for d, c in todo if isinstance(c, commands.REQUESTS)}

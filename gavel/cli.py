@@ -561,19 +561,29 @@ def notification_line(n: pb.Notification) -> str:
 def notifications(client: GavelClient, follow: bool) -> None:
     """What concerns you: outbid, ending soon, won or lost, payments; oldest first. With
     --follow it goes on live, and reconnects from the last one shown when the service goes."""
-    kept = list(client.notifications())[::-1]
-    for n in kept:
-        click.echo(notification_line(n))
     if not follow:
+        for n in list(client.notifications())[::-1]:
+            click.echo(notification_line(n))
         return
-    last = kept[-1].notification_id if kept else ""
+    last = 0  # the newest shown: a reconnect resumes after it
+
+    def show(n: pb.Notification) -> None:
+        nonlocal last
+        if int(n.notification_id) > last:
+            click.echo(notification_line(n))
+            last = int(n.notification_id)
 
     @retry(retry=retry_if_exception(_unavailable), wait=wait_exponential(max=5))
     def go_on() -> None:
-        nonlocal last
-        for n in client.follow_notifications(last):
-            click.echo(notification_line(n))
-            last = n.notification_id
+        listed = last > 0  # with a cursor, the stream itself brings what was missed
+        for n in client.follow_notifications(str(last) if last else ""):
+            if n.heartbeat:
+                if not listed:  # live now: the kept ones, then what comes (shown once each)
+                    for kept in list(client.notifications())[::-1]:
+                        show(kept)
+                    listed = True
+                continue
+            show(n)
 
     try:
         go_on()

@@ -8,6 +8,7 @@ of state events that skips heartbeats.
 from __future__ import annotations
 
 import functools
+import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -118,11 +119,11 @@ class GavelClient:
 
     def follow_notifications(self, after: str = "") -> Iterator[pb.Notification]:
         """Those after ``after`` (a notification_id) still kept, then live ones, for as long as
-        the stream lasts; heartbeats are skipped."""
+        the stream lasts. The first is a heartbeat, once the stream is live (then later ones
+        when it is quiet): a caller without a cursor reads the kept ones only then, so that
+        nothing kept in between is missed."""
         request = pb.WatchMyNotificationsRequest(after=after)
-        for item in self.streams.WatchMyNotifications(request, metadata=self._metadata):
-            if not item.heartbeat:
-                yield item
+        yield from self.streams.WatchMyNotifications(request, metadata=self._metadata)
 
     def watch_auction(self, auction_id: str) -> pb.Auction:
         request = pb.AddToWatchlistRequest(auction_id=auction_id)
@@ -155,6 +156,16 @@ class GavelClient:
     def watch(self, auction_id: str) -> Iterator[pb.AuctionEvent]:
         """The current state, then every change, until the auction is final (no deadline)."""
         request = pb.WatchAuctionRequest(auction_id=auction_id)
-        for event in self.streams.WatchAuction(request, metadata=self._metadata):
+        try:
+            events = self.streams.WatchAuction(request, metadata=self._metadata)
+            first = next(events, None)
+        except grpc.RpcError as exc:  # a refused token: watching needs none (as ``_read``)
+            if not self._metadata or exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            events = self.streams.WatchAuction(request)
+            first = next(events, None)
+        if first is None:
+            return
+        for event in itertools.chain([first], events):
             if not event.heartbeat:
                 yield event

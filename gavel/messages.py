@@ -12,7 +12,7 @@ from gavel.clock import to_ms
 from gavel.domain.auction import Auction, IncrementStep, SaleStatus, SoftClose, Status
 from gavel.domain.bidding import BidKind, BidOutcome, RejectReason
 from gavel.errors import FieldViolation, InvalidArgument
-from gavel.views import UNMASKED, Viewer, alias_name, mask_auction, mask_bid, mask_sale
+from gavel.views import UNMASKED, Viewer, alias_name, leader_alias, mask_auction, mask_bid, mask_sale
 
 STATUS_TO_PB = {
     Status.SCHEDULED: pb.AUCTION_STATUS_SCHEDULED,
@@ -74,7 +74,7 @@ def auction_to_pb(auction: Auction, now: datetime, viewer: Viewer) -> pb.Auction
         status=STATUS_TO_PB[status],
         highest_bid=auction.highest_bid,
         highest_bidder_id=auction.highest_bidder_id,
-        highest_bidder_alias=alias_name(auction.alias_of(auction.highest_bidder_id)),
+        highest_bidder_alias=leader_alias(auction),
         bid_count=auction.bid_count,
         version=auction.version,
         created_at=timestamp(auction.created_at),

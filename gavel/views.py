@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.auth import Principal
+from gavel.domain.auction import Auction
 
 #: Who a view is for: a signed-in caller, or None (anonymous, as everyone else sees it).
 Viewer = Principal | None
@@ -27,6 +28,17 @@ UNMASKED = Principal("gavel", service=True)
 def alias_name(number: int) -> str:
     """How a bidder's per-auction number reads ("" for rows from before aliases)."""
     return f"Bidder {number}" if number else ""
+
+
+#: The leader of an auction decided before aliases existed (no number): still someone.
+UNNUMBERED = "a bidder"
+
+
+def leader_alias(auction: Auction) -> str:
+    """The leader's alias; an auction from before aliases still says that someone leads."""
+    if not auction.highest_bidder_id:
+        return ""
+    return alias_name(auction.alias_of(auction.highest_bidder_id)) or UNNUMBERED
 
 
 def _me(viewer: Viewer) -> str:

@@ -31,7 +31,7 @@ def parse_after(after: str) -> int:
     """The stream sequence to start after; 0 for live ones only."""
     if not after:
         return 0
-    if not after.isdigit() or not 0 < int(after) <= MAX_SEQUENCE:
+    if not (after.isascii() and after.isdigit()) or not 0 < int(after) <= MAX_SEQUENCE:
         raise InvalidArgument([FieldViolation("after", "must be a notification_id this service issued")])
     return int(after)
 
@@ -48,6 +48,7 @@ class Inbox:
             config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
         else:
             config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+        tag = notifications.recipient_tag(user_id)
         sub = await self._js.subscribe(
             notifications.subject(user_id), stream=notifications.STREAM, ordered_consumer=True, config=config
         )
@@ -59,7 +60,7 @@ class Inbox:
                 except (TimeoutError, nats.errors.TimeoutError):
                     yield HEARTBEAT
                     continue
-                if (msg.headers or {}).get(notifications.USER_HEADER) == user_id:  # not a digest's twin
+                if (msg.headers or {}).get(notifications.USER_HEADER) == tag:  # not a digest's twin
                     yield notifications.from_msg(msg)
         finally:
             await asyncio.shield(sub.unsubscribe())
@@ -70,7 +71,7 @@ class Inbox:
         size = page_size(size)
         before = cursor_int(self._tokens.decode(token), "before", 1, MAX_SEQUENCE) if token else MAX_SEQUENCE
         kept: list[pb.Notification] = []
-        subject = notifications.subject(user_id)
+        subject, tag = notifications.subject(user_id), notifications.recipient_tag(user_id)
         seq = 1
         while seq < before:
             try:
@@ -79,7 +80,7 @@ class Inbox:
                 break
             if raw.seq is None or raw.seq >= before:
                 break
-            if (raw.headers or {}).get(notifications.USER_HEADER) == user_id and raw.data is not None:
+            if (raw.headers or {}).get(notifications.USER_HEADER) == tag and raw.data is not None:
                 message = pb.Notification.FromString(raw.data)
                 message.notification_id = str(raw.seq)
                 kept.append(message)

@@ -4,12 +4,15 @@ violations, not tracebacks."""
 
 from __future__ import annotations
 
+import os
 import re
+import select
 import subprocess
 import sys
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import grpc
 import pytest
@@ -256,3 +259,42 @@ def test_notifications_and_the_watchlist_through_the_cli(gavel, gateway_target: 
     assert bob not in line
     assert gavel("watchlist", "rm", auction_id).exit_code == 0
     assert gavel("watchlist", "ls").output == ""
+
+
+def test_notifications_follow_prints_each_once_as_they_come(gavel, gateway_target: str) -> None:
+    """`gavel notifications --follow`: the kept ones (read once its stream is live), then live
+    ones, each once; run as the installed command, read line by line."""
+    seller, alice, bob, carol = (f"{who}-{uuid.uuid4().hex[:6]}" for who in ("seller", "alice", "bob", "carol"))
+    gavel("token", "--user", seller)
+    auction_id = gavel(
+        "auction", "create", "--name", "Clock", "--starting-price", "5", "--ends-in", "2h"
+    ).stdout.strip()
+    alice_token = gavel("token", "--user", alice).stdout.strip()
+    assert gavel("bid", auction_id, "6").exit_code == 0
+    gavel("token", "--user", bob)
+    assert gavel("bid", auction_id, "8").exit_code == 0  # Alice outbid before she follows
+    script = Path(sys.executable).parent / "gavel"
+    env = {**os.environ, "GAVEL_TARGET": gateway_target, "GAVEL_TOKEN": alice_token, "PYTHONUNBUFFERED": "1"}
+    follower = subprocess.Popen(
+        [str(script), "notifications", "--follow"], env=env, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    try:
+        assert follower.stdout is not None
+        lines = [_line_within(follower.stdout, 60)]  # the kept one
+        gavel("token", "--user", alice)
+        assert gavel("bid", auction_id, "10").exit_code == 0
+        gavel("token", "--user", carol)
+        assert gavel("bid", auction_id, "20").exit_code == 0  # outbid again, live
+        lines.append(_line_within(follower.stdout, 60))
+    finally:
+        follower.terminate()
+        follower.wait()
+    ids = [int(line.split()[0]) for line in lines]
+    assert ids[0] < ids[1] and all(" outbid " in line for line in lines)
+    assert "the price is now $6.50" in lines[0] and "the price is now $10.50" in lines[1]
+
+
+def _line_within(stream: IO[str], seconds: float) -> str:
+    ready, _, _ = select.select([stream], [], [], seconds)
+    assert ready, "no line in time"
+    return stream.readline().rstrip("\n")

@@ -270,7 +270,22 @@ async def test_the_watchlist_lists_ending_soonest_first(stack: object, settings:
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.mark.parametrize("after", ["x", "-1", "0", "99999999999999999999999"])
+async def test_any_user_id_has_its_notifications(stack: object, settings: Settings, token_for) -> None:
+    """A user id is whatever the identity provider says (spaces, non-ASCII): kept and listed."""
+    seller, bob = names("seller", "bob")
+    zoe = f" zoë müller {uuid.uuid4().hex[:6]} "
+    t = {u: token_for(u) for u in (seller, zoe, bob)}
+    lot = (await create_auction(settings, t[seller], starting_price=100)).auction_id
+    target = settings.target("stream")
+    async with follow(target, t[zoe]) as live, bid_stub(settings) as stub:
+        await live.until(lambda f: f.heartbeats >= 1)
+        await place(stub, t[zoe], lot, 200)
+        await place(stub, t[bob], lot, 300)
+        await live.until_count(1)
+    assert [n.notification_id for n in await kept(target, t[zoe])] == live.ids
+
+
+@pytest.mark.parametrize("after", ["x", "-1", "0", "99999999999999999999999", "²", "１２"])
 async def test_a_bad_cursor_is_invalid_argument(stack: object, settings: Settings, token_for, after: str) -> None:
     async with follow(settings.target("stream"), token_for("someone"), after=after) as bad:
         await bad.until(lambda f: f.ended is not None)

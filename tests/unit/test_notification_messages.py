@@ -64,3 +64,20 @@ def test_a_user_subject_is_a_fixed_token_whatever_the_id() -> None:
         subject = notifications.subject(user_id)
         assert subject.count(".") == 1 and "*" not in subject and ">" not in subject and len(subject) == 39
     assert notifications.subject("a") != notifications.subject("b")
+
+
+def test_the_outbox_of_a_close_watched_by_thousands_stays_small() -> None:
+    """A close tells every watcher; its outbox keeps each state once, so it grows by a few
+    dozen bytes per watcher, and never past MAX_OUTBOX_BYTES (one Paxos write)."""
+    state, _ = closed_with_three_bidders()
+    steps = decide(state, CloseAuction(AUCTION, END, END))
+    watchers = [f"watcher-{i:05d}" for i in range(10_000)]
+    built = notifications.build(notices(state, steps, watchers), END)
+    assert len(built) == 3 + 1 + 10_000  # WON, PAYMENT_DUE, two LOST bidders, every watcher LOST
+    box = notifications.encode_outbox(built)
+    assert len(box) < notifications.MAX_OUTBOX_BYTES and len(box) / len(built) < 40
+    assert notifications.decode_outbox(box) == built
+    crowd = [f"watcher-{i:07d}" for i in range(40_000)]
+    overflowing = notifications.build(notices(state, steps, crowd), END)
+    kept = notifications.decode_outbox(notifications.encode_outbox(overflowing))
+    assert 0 < len(kept) < len(overflowing) and kept == overflowing[: len(kept)]  # bidders first
