@@ -26,7 +26,7 @@ K8S_BUILDS  := k8s/base $(wildcard k8s/overlays/*)
 # newest kubernetes-validate ships schemas for.
 K8S_VERSIONS := 1.27 1.37
 
-.PHONY: all install up test chaos lint k8s-check proto web bench bench-scale clean clean-data
+.PHONY: all install up test chaos lint k8s-check proto web bench bench-scale profile clean clean-data
 
 all: install
 
@@ -114,6 +114,11 @@ $(GHZ):
 
 bench: install $(GHZ)
 	$(PY) -m bench --ghz $(GHZ)
+
+# Where a bid's CPU goes: py-spy on bid_svc and JFR on Cassandra under the bench's PlaceBid
+# load, into build/profile/ (flame graph, top functions, NATS counters).
+profile: install $(GHZ)
+	$(PY) -m bench.profile --ghz $(GHZ)
 
 # Cost against the number of open auctions (1k, 100k, 1M), the closer and the watchers at
 # scale: bench/scale.json, a table, and docs/capacity.md regenerated from the figures.
