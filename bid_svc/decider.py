@@ -289,7 +289,7 @@ class Decided:
 
 
 def _to_domain(command: commands.AnyCommand, now: datetime) -> Command:
-    if isinstance(command, (commands.CloseAuctionCommand, commands.SaleDeadlineCommand, commands.EndingSoonCommand)):
+    if isinstance(command, commands.TimerCommand):
         return command.to_domain(now)
     return command.to_domain()
 

@@ -85,14 +85,8 @@ class Ledger:
     async def history(self, auction_id: uuid.UUID) -> list[BidOutcome]:
         """Every decided bid of the auction, from its partition (what a retraction or the next
         bidder is decided from); the static row of an auction without bids is no bid."""
-        found: list[BidOutcome] = []
-        paging: bytes | None = None
-        while True:
-            rs = await cql.execute(self._session, self._bids, (auction_id,), paging_state=paging)
-            found += [outcome_from_row(auction_id, r) for r in rs.current_rows if r.bid_id is not None]
-            paging = rs.paging_state
-            if paging is None:
-                return found
+        rows = await cql.execute_all(self._session, self._bids, (auction_id,))
+        return [outcome_from_row(auction_id, r) for r in rows if r.bid_id is not None]
 
     async def commit(
         self, before: Auction, after: Auction, outcomes: list[Outcome], outbox: bytes = b""

@@ -11,7 +11,7 @@ import functools
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -57,14 +57,11 @@ class GavelClient:
     def list_auctions(
         self, status: pb.AuctionStatus.ValueType = pb.AUCTION_STATUS_UNSPECIFIED, seller_id: str = ""
     ) -> Iterator[pb.Auction]:
-        token = ""
-        while True:
-            page = self.auctions.ListAuctions(
-                pb.ListAuctionsRequest(status=status, seller_id=seller_id, page_token=token), timeout=self._timeout
-            )
-            yield from page.auctions
-            if not (token := page.next_page_token):
-                return
+        def page(token: str) -> pb.ListAuctionsResponse:
+            request = pb.ListAuctionsRequest(status=status, seller_id=seller_id, page_token=token)
+            return self.auctions.ListAuctions(request, timeout=self._timeout)
+
+        return _paged(page, "auctions")
 
     def place_bid(self, auction_id: str, amount: int, request_id: str | None = None) -> pb.Bid:
         """``request_id`` makes a retry the same bid; a fresh one is made when not given."""
@@ -99,23 +96,21 @@ class GavelClient:
 
     def list_bids(self, auction_id: str) -> Iterator[pb.Bid]:
         """The history as the signed-in caller reads it: their own bids carry their maximum."""
-        token = ""
-        while True:
+
+        def page(token: str) -> pb.ListBidsResponse:
             request = pb.ListBidsRequest(auction_id=auction_id, page_token=token)
-            page = self._read(functools.partial(self.bids.ListBids, request, timeout=self._timeout))
-            yield from page.bids
-            if not (token := page.next_page_token):
-                return
+            return self._read(functools.partial(self.bids.ListBids, request, timeout=self._timeout))
+
+        return _paged(page, "bids")
 
     def notifications(self) -> Iterator[pb.Notification]:
         """The caller's kept notifications, newest first."""
-        token = ""
-        while True:
+
+        def page(token: str) -> pb.ListMyNotificationsResponse:
             request = pb.ListMyNotificationsRequest(page_size=100, page_token=token)
-            page = self.streams.ListMyNotifications(request, metadata=self._metadata, timeout=self._timeout)
-            yield from page.notifications
-            if not (token := page.next_page_token):
-                return
+            return self.streams.ListMyNotifications(request, metadata=self._metadata, timeout=self._timeout)
+
+        return _paged(page, "notifications")
 
     def follow_notifications(self, after: str = "") -> Iterator[pb.Notification]:
         """Those after ``after`` (a notification_id) still kept, then live ones, for as long as
@@ -135,13 +130,12 @@ class GavelClient:
 
     def watchlist(self) -> Iterator[pb.Auction]:
         """The watched auctions, ending soonest first."""
-        token = ""
-        while True:
+
+        def page(token: str) -> pb.ListWatchlistResponse:
             request = pb.ListWatchlistRequest(page_size=100, page_token=token)
-            page = self.auctions.ListWatchlist(request, metadata=self._metadata, timeout=self._timeout)
-            yield from page.auctions
-            if not (token := page.next_page_token):
-                return
+            return self.auctions.ListWatchlist(request, metadata=self._metadata, timeout=self._timeout)
+
+        return _paged(page, "auctions")
 
     def _read(self, call: Callable[..., R]) -> R:
         """A read with the token, or anonymously when the token is refused (expired, or from
@@ -169,3 +163,13 @@ class GavelClient:
         for event in itertools.chain([first], events):
             if not event.heartbeat:
                 yield event
+
+
+def _paged(page: Callable[[str], Any], items: str) -> Iterator[Any]:
+    """Every item of a paged listing: ``page(token)`` is one call, ``items`` its repeated field."""
+    token = ""
+    while True:
+        reply = page(token)
+        yield from getattr(reply, items)
+        if not (token := reply.next_page_token):
+            return

@@ -124,3 +124,16 @@ async def execute(
     )
     await done
     return rf.result()  # done: returns the ResultSet or raises the driver's error
+
+
+async def execute_all(session: Session, query: Any, params: Any = None) -> list[Any]:
+    """Every row, page after page, each page awaited like ``execute`` (for a partition read
+    whole: an auction's bids, its watchers, a user's watchlist)."""
+    rows: list[Any] = []
+    paging: bytes | None = None
+    while True:
+        rs = await execute(session, query, params, paging_state=paging)
+        rows += rs.current_rows
+        paging = rs.paging_state
+        if paging is None:
+            return rows

@@ -39,7 +39,7 @@ class WatchlistStore:
 
     async def entries(self, user_id: str) -> list[Watched]:
         """The user's whole watchlist, ending soonest first."""
-        rows = (await cql.execute(self._session, self._entries, (user_id,))).all()
+        rows = await cql.execute_all(self._session, self._entries, (user_id,))
         return sorted(Watched(from_cassandra(r.end_date), r.auction_id) for r in rows)
 
     async def add(self, user_id: str, auction_id: uuid.UUID, end_date: datetime, at: datetime) -> None:
@@ -55,15 +55,8 @@ class WatchlistStore:
         await cql.execute(self._session, batch)
 
     async def watchers(self, auction_id: uuid.UUID) -> list[str]:
-        """Everyone watching the auction (paged through by the driver)."""
-        found: list[str] = []
-        paging: bytes | None = None
-        while True:
-            rs = await cql.execute(self._session, self._watchers, (auction_id,), paging_state=paging)
-            found += [r.user_id for r in rs.current_rows]
-            paging = rs.paging_state
-            if paging is None:
-                return found
+        """Everyone watching the auction."""
+        return [r.user_id for r in await cql.execute_all(self._session, self._watchers, (auction_id,))]
 
 
 def page_of(entries: list[Watched], size: int, token: str, tokens: PageTokens) -> tuple[list[Watched], str]:
