@@ -4,7 +4,7 @@ Native gRPC clients can send a ``google.protobuf.Timestamp`` or ``Duration`` tha
 parses but Python cannot represent (seconds past year 9999, nanos out of range);
 ``ToDatetime`` then raises deep inside a servicer. Envoy's JSON transcoding refuses those,
 native gRPC does not, so the check is one generic walk over the message's descriptor, run at
-the edge for every method (``gavel.interceptors.RequestCheckInterceptor``), naming each bad
+the edge for every method (``gavel.interceptors.GavelInterceptor``), naming each bad
 field by its path (``end_date``, ``items[2].start_date``).
 """
 

@@ -12,7 +12,7 @@ from cassandra import OperationTimedOut
 from cassandra.cluster import NoHostAvailable
 
 from gavel.errors import NotFound
-from gavel.interceptors import ErrorInterceptor
+from gavel.interceptors import abort_for
 
 
 class Aborted(Exception):
@@ -35,8 +35,7 @@ class FakeContext:
 async def answer(exc: Exception) -> grpc.StatusCode | None:
     context = FakeContext()
     with pytest.raises(Aborted):
-        async with ErrorInterceptor().around("/auction.v1.X/Y", {}, context):  # type: ignore[arg-type]
-            raise exc
+        await abort_for(exc, "/auction.v1.X/Y", context)  # type: ignore[arg-type]
     return context.code
 
 

@@ -162,7 +162,7 @@ def uses_page_tokens(service: Service) -> bool:
 
 
 def test_processes_that_verify_tokens_take_the_jwt_secret_from_a_secret() -> None:
-    """Every server checks bearer tokens (the shared AuthInterceptor), and so does the gateway
+    """Every server checks bearer tokens (the shared GavelInterceptor), and so does the gateway
     (jwt_authn, for the per-user limits): the dev default must never be what production
     verifies with, and all of them verify with the same Secret."""
     names = [f"{service.name}-svc" for service in SERVICES] + ["gateway"]
