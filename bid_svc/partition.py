@@ -1,4 +1,4 @@
-"""One log partition's consumption: its consumer, the fetch loop, lanes, acks, and stopping.
+"""One log partition's consumption: its consumer, delivery, lanes, acks, and stopping.
 
 A partition knows nothing of leases or of Cassandra. Its owner (``ownership.Worker``) starts
 and stops it and hands it a ``GroupDecider`` (``decider.Decider``: load, fold, commit,
@@ -10,6 +10,15 @@ had not acknowledged (never below where that consumer began: ``resume_point``), 
 unacknowledged command is delivered again, in log order, before anything newer, and nothing
 older is replayed.
 
+Delivery: the consumer pushes commands to the partition's own inbox as they are appended
+(a durable push consumer, bound to that inbox). It was a pull consumer, and each pull was a
+request message that the server parsed and queued: a pull per command on a partition that
+is not backlogged, more than one NATS message in five of a bid's and a timer and a task in
+the worker for each (``make profile``). Pushed, a command costs its delivery alone, and an
+idle partition costs nothing. Acknowledgements bound what is in flight, as they did:
+``max_ack_pending`` is the window, so no flow control is asked for (nats-py answers it only
+for ordered consumers, and a push it did not answer would stall).
+
 Consumer settings, on purpose:
 - explicit acks, sent only after Cassandra has the outcome and the event is published;
 - ``ack_wait`` 30 s, far above a decision's p99 (milliseconds); a lane busy retrying
@@ -17,15 +26,15 @@ Consumer settings, on purpose:
 - ``max_deliver`` 20: a command that keeps killing its worker stops being redelivered;
   commands that cannot be decided (not a command, unknown auction) go to the dead-letter
   stream ``BIDS_DLQ`` (``dlq.bids.<p>``) with the reason in a header, and are terminated;
-- ``max_ack_pending`` 4096 per partition bounds memory; when it is reached fetches return
-  nothing, which ``gavel_bid_partition_inflight`` shows (a stall is visible, not silent).
+- ``max_ack_pending`` 4096 per partition bounds memory; when it is reached the server holds
+  back the rest, which ``gavel_bid_partition_inflight`` shows (a stall is visible, not silent).
 
 Lag. ``gavel_bid_partition_pending{partition}`` is what the partition has not decided yet:
-the commands JetStream still holds for its consumer (``num_pending`` of the last one
-fetched) plus those fetched and not yet decided. The fetch loop takes whatever is there, so
+the commands JetStream still holds for its consumer (``num_pending`` carried by the last one
+delivered) plus those delivered and not yet decided. The server pushes whatever is there, so
 a backlog moves from the first into the second (up to ``max_ack_pending``); either alone
-would read near zero while the worker falls behind. Set once per fetch (per batch, or per
-empty poll), and removed when the partition stops, so only its owner reports it; the
+would read near zero while the worker falls behind. Set as commands arrive and as groups
+are decided, and removed when the partition stops, so only its owner reports it; the
 bid-worker HPA scales on its sum (k8s/README.md).
 
 Order. Within a partition, commands are routed to one lane per auction; a lane decides its
@@ -35,7 +44,9 @@ hold up the rest of its partition.
 
 Stopping. A stopped partition is never started again: a restart builds a new ``Partition``,
 so a task that outlives its cancellation cannot come back to life, and every loop checks
-``stopped``.
+``stopped``. A partition whose delivery failed (``failed``: a command it could not route or
+dead-letter, NATS refusing) reports itself not ``running``, and its owner restarts it from
+the consumer's ack floor.
 """
 
 from __future__ import annotations
@@ -68,26 +79,23 @@ log = logging.getLogger(__name__)
 ACK_WAIT_S = 30.0
 MAX_DELIVER = 20
 MAX_ACK_PENDING = 4096
-FETCH_BATCH = 512
-#: How long one pull waits for a first command. A pull request lives on the server: when NATS
-#: restarts it is gone, and the fetch waits out this poll before asking again. Measured (fault
-#: test: a new bid decided after kill -9 of NATS; an idle bid_svc holding all 64 partitions):
-#: 5 s: 5.0 s, 12.0 ms CPU per s; 2 s: 1.8 s, 14.3 ms; 1 s: 1.0 s, 25.3 ms.
-FETCH_POLL_S = 2.0
+#: Commands the partition's inbox may hold before nats-py drops them (as a slow consumer): above
+#: what the server may push unacknowledged, so it never does.
+INBOX_LIMIT = 2 * 4096
 #: Bids per compare-and-set: big enough to drain a hot auction, small enough for one batch.
 MAX_GROUP = 64
 KNOWN_AUCTIONS = 10_000
 #: How long a stopping partition waits for its cancelled tasks.
 STOP_WAIT_S = 2.0
 
-INFLIGHT = Gauge("gavel_bid_partition_inflight", "Commands fetched and not yet acknowledged.")
+INFLIGHT = Gauge("gavel_bid_partition_inflight", "Commands delivered and not yet acknowledged.")
 PENDING = Gauge(
     "gavel_bid_partition_pending",
-    "Commands of the partition not yet decided: left in the log for its consumer, and fetched but undecided.",
+    "Commands of the partition not yet decided: left in the log for its consumer, and delivered but undecided.",
     ["partition"],
 )
 
-#: A fetched command with the message that acknowledges it.
+#: A delivered command with the message that acknowledges it.
 Queued = tuple[Msg, commands.AnyCommand]
 #: One auction's commands, in log order, decided together (one compare-and-set).
 Group = list[Queued]
@@ -191,30 +199,28 @@ class Partition:
         # skips the SERIAL read. Only this owner writes these auctions, and a stale entry is
         # caught by the compare-and-set anyway (then re-read).
         self.known: LRUCache[uuid.UUID, Auction] = LRUCache(maxsize=KNOWN_AUCTIONS)
-        self.fetcher: asyncio.Task[None] | None = None
-        self.pending = 0  # fetched, not yet decided
-        self.undelivered = 0  # left in the log for this consumer, as of the last fetch
-        self.subscription: JetStreamContext.PullSubscription | None = None
+        self.pending = 0  # delivered, not yet decided
+        self.undelivered = 0  # left in the log for this consumer, as of the last delivery
+        self.subscription: JetStreamContext.PushSubscription | None = None
+        #: Why delivery stopped (a command that could not be routed): the owner restarts it.
+        self.failed: BaseException | None = None
         # Set once, by ``stop``; a stopped partition is never started again (a restart builds a
         # new one), so a task that outlives its cancellation cannot come back to life.
         self.stopped = False
 
     @property
     def running(self) -> bool:
-        """False once the fetcher has ended (a NATS error, a bug): the lease round restarts it."""
-        return not self.stopped and self.fetcher is not None and not self.fetcher.done()
+        """False once delivery has failed (a NATS error, a bug): the lease round restarts it."""
+        return not self.stopped and self.subscription is not None and self.failed is None
 
     @property
     def ending(self) -> str:
-        """How the fetcher ended, for the log line of a restart."""
-        task = self.fetcher
-        if task is None:
+        """Why delivery stopped, for the log line of a restart."""
+        if self.subscription is None:
             return "never started"
-        if not task.done():
-            return "stopping"
-        if task.cancelled():
-            return "cancelled"
-        return repr(task.exception())
+        if self.failed is not None:
+            return repr(self.failed)
+        return "stopping"
 
     async def start(self) -> None:
         js = self._js
@@ -226,25 +232,32 @@ class Partition:
             max_deliver=MAX_DELIVER,
             max_ack_pending=MAX_ACK_PENDING,
             deliver_policy=DeliverPolicy.ALL,
+            deliver_subject=f"_INBOX.worker-p{self.number}.{uuid.uuid4().hex}",
         )
         start = await resume_point(js, self._resume_points, self.number, self.durable)
         if start > 1:
             config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = start
         await js.add_consumer(bus.BIDS_STREAM, config)
-        self.subscription = await js.pull_subscribe_bind(durable=self.durable, stream=bus.BIDS_STREAM)
-        self.fetcher = asyncio.create_task(self._fetch(self.subscription), name=f"fetch-p{self.number}")
+        self.subscription = await js.subscribe_bind(
+            bus.BIDS_STREAM,
+            config,
+            self.durable,
+            cb=self._deliver,
+            manual_ack=True,
+            pending_msgs_limit=INBOX_LIMIT,
+        )
 
     async def stop(self) -> None:
         """Stops at once; whatever is unacknowledged is redelivered to the next owner.
 
         Cancellation alone is not trusted to end the tasks: Python 3.11's ``wait_for`` (inside
-        nats-py's fetch, among others) drops a cancellation that lands as its inner future
-        completes, and a fetch loop that swallowed one would keep this wait, and with it the
-        lease round, hanging for ever. So the loops also check ``stopped``, and the wait is
-        bounded: a straggler ends at its next check and has nothing left to take."""
+        nats-py, among others) drops a cancellation that lands as its inner future completes,
+        and a lane that swallowed one would keep this wait, and with it the lease round,
+        hanging for ever. So the loops also check ``stopped``, and the wait is bounded: a
+        straggler ends at its next check and has nothing left to take."""
         self.stopped = True
-        tasks = [t for t in [self.fetcher, *(lane.task for lane in self.lanes.values())] if t]
+        tasks = [t for t in (lane.task for lane in self.lanes.values()) if t]
         INFLIGHT.dec(sum(len(lane.queue) for lane in self.lanes.values()))
         for lane in self.lanes.values():
             lane.queue.clear()
@@ -262,39 +275,24 @@ class Partition:
             with contextlib.suppress(nats.errors.Error):
                 await self.subscription.unsubscribe()
 
-    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> None:
-        """Waits for the first command (a long poll that returns the moment one arrives), then
-        takes whatever else is already there. A single big fetch would hold a sparse
-        partition's first command until the batch filled or the poll expired. The second pull
-        is made only when the first command says more are pending: on a sparse partition it
-        would only time out (two pull requests and a 5 ms timer per command, for nothing)."""
-        while not self.stopped:
-            try:
-                messages = await subscription.fetch(1, timeout=FETCH_POLL_S)
-            except TimeoutError:
-                # Nothing came: the log holds nothing more for us, unless the server is
-                # holding it back because max_ack_pending is reached (then it is as last seen).
-                if self.pending < MAX_ACK_PENDING:
-                    self.undelivered = 0
-                self._report_pending()
-                continue
-            pending = messages[-1].metadata.num_pending if messages else 0
-            if pending:
-                try:
-                    messages += await subscription.fetch(min(pending, FETCH_BATCH), timeout=0.005)
-                except TimeoutError:
-                    pass
-            if self.stopped:
-                return  # unacknowledged: the next owner gets them
-            for msg in messages:
-                await self._route(msg)
-            if messages:
-                self.undelivered = messages[-1].metadata.num_pending
-            self._report_pending()
+    async def _deliver(self, msg: Msg) -> None:
+        """Each command as the server pushes it, in log order (nats-py awaits one at a time).
+        An error here would be only logged by nats-py and the command left to ack_wait, so
+        it marks the partition failed instead, and its owner restarts it."""
+        if self.stopped or self.failed is not None:
+            return  # unacknowledged: the next owner (or the restart) gets it
+        try:
+            await self._route(msg)
+        except Exception as exc:
+            log.exception("partition %d: a command could not be routed", self.number)
+            self.failed = exc
+            return
+        self.undelivered = msg.metadata.num_pending
+        self._report_pending()
 
     def _report_pending(self) -> None:
-        """The partition's lag, once per fetch; a stopped partition reports nothing (its
-        series is gone, and a straggler must not bring it back beside the new owner's)."""
+        """The partition's lag; a stopped partition reports nothing (its series is gone, and
+        a straggler must not bring it back beside the new owner's)."""
         if not self.stopped:
             PENDING.labels(str(self.number)).set(self.undelivered + self.pending)
 
@@ -312,7 +310,7 @@ class Partition:
         self.pending += 1
         if self.pending == MAX_ACK_PENDING:
             log.warning(
-                "partition %d has %d commands in flight (max_ack_pending): fetching pauses until decisions catch up",
+                "partition %d has %d commands in flight (max_ack_pending): delivery pauses until decisions catch up",
                 self.number,
                 self.pending,
             )
@@ -332,6 +330,7 @@ class Partition:
                 finally:
                     INFLIGHT.dec(len(group))
                     self.pending -= len(group)
+                    self._report_pending()
         finally:
             lane.task = None
             if not lane.queue:

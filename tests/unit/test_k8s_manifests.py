@@ -641,10 +641,12 @@ class _HeldDecisions:
         self.decided = 0
         self.expected = expected
         self.all_decided = asyncio.Event()
+        self.made = asyncio.Event()  # set at each decision: the server may push more
 
     async def decide(self, number: int, lane: partition.Lane, group: partition.Group) -> None:
         await self.go.wait()
         self.decided += len(group)
+        self.made.set()
         if self.decided >= self.expected:
             self.all_decided.set()
 
@@ -653,38 +655,28 @@ class _HeldDecisions:
 
 
 class _Consumer:
-    """A partition's pull consumer as the server runs it: commands in log order, at most
-    max_ack_pending delivered and undecided, each carrying how many are left behind it
-    (``num_pending`` in its ack subject); an empty fetch times out."""
+    """A partition's push consumer as the server runs it: commands in log order, at most
+    max_ack_pending delivered and undecided (the rest held back until decisions make room),
+    each carrying how many are left behind it (``num_pending`` in its ack subject)."""
 
     def __init__(self, number: int, commands_: list[bytes], decisions: _HeldDecisions) -> None:
         self.number = number
         self.log = deque(commands_)
         self.decisions = decisions
         self.delivered = 0
-        self.empty_polls: asyncio.Queue[None] = asyncio.Queue()
+        self.held = asyncio.Event()  # max_ack_pending reached, commands left behind
 
-    async def fetch(self, batch: int, timeout: float) -> list[Msg]:
-        room = partition.MAX_ACK_PENDING - (self.delivered - self.decisions.decided)
-        count = min(batch, room, len(self.log))
-        if count <= 0:
-            await asyncio.sleep(0.005)
-            self.empty_polls.put_nowait(None)
-            raise TimeoutError
-        messages = []
-        for _ in range(count):
+    async def push(self, worker: partition.Partition) -> None:
+        while self.log:
+            if self.delivered - self.decisions.decided >= partition.MAX_ACK_PENDING:
+                self.held.set()
+                await self.decisions.made.wait()
+                self.decisions.made.clear()
+                continue
             self.delivered += 1
             data = self.log.popleft()
             reply = f"$JS.ACK.BIDS.worker-p{self.number}.1.{self.delivered}.{self.delivered}.0.{len(self.log)}"
-            messages.append(Msg(None, subject=f"bids.{self.number}", reply=reply, data=data))  # type: ignore[arg-type]
-        return messages
-
-    async def next_empty_poll(self) -> None:
-        """Waits for an empty poll after this call (the fetch loop reports once per poll)."""
-        while not self.empty_polls.empty():
-            self.empty_polls.get_nowait()
-        async with asyncio.timeout(10):
-            await self.empty_polls.get()
+            await worker._deliver(Msg(None, subject=f"bids.{self.number}", reply=reply, data=data))  # type: ignore[arg-type]
 
 
 def _reported_lag(number: int) -> float | None:
@@ -716,17 +708,19 @@ async def test_the_lag_counts_the_log_held_back_and_the_fetched_undecided(monkey
 
     worker = partition.Partition(7, None, None, decisions, no_failure)  # type: ignore[arg-type]
     consumer = _Consumer(7, log, decisions)
-    worker.fetcher = asyncio.create_task(worker._fetch(consumer))  # type: ignore[arg-type]
+    pushing = asyncio.create_task(consumer.push(worker))
     try:
-        await consumer.next_empty_poll()  # max_ack_pending reached: the server holds the rest
+        async with asyncio.timeout(10):
+            await consumer.held.wait()  # max_ack_pending reached: the server holds the rest
         assert (worker.pending, len(consumer.log)) == (10, 15)
         assert _reported_lag(7) == 25
 
         decisions.go.set()
         async with asyncio.timeout(10):
             await decisions.all_decided.wait()
-        await consumer.next_empty_poll()
+            await pushing
         assert _reported_lag(7) == 0
     finally:
+        pushing.cancel()
         await worker.stop()
     assert _reported_lag(7) is None

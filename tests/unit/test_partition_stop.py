@@ -1,7 +1,7 @@
 """Stopping a partition cannot hang its worker's lease round, even on tasks that swallow their
 cancellation (Python 3.11's ``wait_for`` does, when the cancellation lands as its inner future
-completes; nats-py's fetch runs on it). A hung stop once froze a worker's lease loop: it
-kept serving PlaceBid and never decided another bid."""
+completes; nats-py runs on it). A hung stop once froze a worker's lease loop: it kept serving
+PlaceBid and never decided another bid."""
 
 from __future__ import annotations
 
@@ -32,12 +32,12 @@ async def test_stop_returns_though_its_tasks_swallow_their_cancellation() -> Non
     # stop needs no NATS: it is never started
     partition = Partition(7, None, None, _NoDecisions(), _no_failure)  # type: ignore[arg-type]
     release = asyncio.Event()
-    no_message = asyncio.Event()  # never set: a fetch on an idle partition
-    fetching, stuck_started = asyncio.Event(), asyncio.Event()
+    no_message = asyncio.Event()  # never set: a lane waiting on an idle backend
+    careful_started, stuck_started = asyncio.Event(), asyncio.Event()
 
-    async def fetch_loop() -> None:
-        """Like the fetcher: swallows every cancellation, but checks ``stopped`` each time round."""
-        fetching.set()
+    async def careful() -> None:
+        """Like a lane: swallows every cancellation, but checks ``stopped`` each time round."""
+        careful_started.set()
         while not partition.stopped:
             try:
                 await no_message.wait()
@@ -53,11 +53,14 @@ async def test_stop_returns_though_its_tasks_swallow_their_cancellation() -> Non
             except asyncio.CancelledError:
                 pass
 
-    fetcher = partition.fetcher = asyncio.create_task(fetch_loop())
+    checking = asyncio.create_task(careful())
     straggler = asyncio.create_task(stuck())
-    lane = Lane(uuid.uuid4(), queue=deque([("msg", "command")]), task=straggler)  # type: ignore[list-item]
-    partition.lanes[lane.auction_id] = lane
-    await fetching.wait()
+    lanes = [
+        Lane(uuid.uuid4(), queue=deque([("msg", "command")]), task=task)  # type: ignore[list-item]
+        for task in (checking, straggler)
+    ]
+    partition.lanes = {lane.auction_id: lane for lane in lanes}
+    await careful_started.wait()
     await stuck_started.wait()  # both are inside the await that the cancellation will hit
     try:
         stopping = asyncio.create_task(partition.stop())
@@ -65,9 +68,11 @@ async def test_stop_returns_though_its_tasks_swallow_their_cancellation() -> Non
         assert stopping.done(), "stop is waiting on a task that swallowed its cancellation"
         stopping.result()
 
-        assert fetcher.done() and not partition.running
+        assert checking.done() and not partition.running
         assert not straggler.done(), "the straggler is still there: stop did not wait for it"
-        assert not partition.lanes and not lane.queue, "nothing is left for a straggler to decide"
+        assert not partition.lanes and not any(lane.queue for lane in lanes), (
+            "nothing is left for a straggler to decide"
+        )
     finally:
         release.set()
         await straggler
