@@ -15,13 +15,16 @@ PYTEST_ARGS ?=
 CACHE       ?= $(HOME)/.cache/gavel
 GHZ_VERSION := v0.121.0
 GHZ         := $(CACHE)/bin/ghz-$(GHZ_VERSION)
+GRPCURL_VERSION := v1.9.3
+GRPCURL     := $(CACHE)/bin/grpcurl-$(GRPCURL_VERSION)
 WEB_SRC     := $(wildcard web/src/*.ts web/src/pages/*.ts web/src/*.css web/src/*.html)
 WEB_OUT     := build/web/index.html build/web/app.js build/web/app.css
 CHROMIUM    := /usr/bin/chromium
+PROMETHEUS  := /usr/bin/prometheus
 # v5.8.3 needs Go 1.27; this is the newest that builds with the Go here (1.26).
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE   := $(CACHE)/bin/kustomize-$(KUSTOMIZE_VERSION)
-K8S_BUILDS  := k8s/base $(wildcard k8s/overlays/*)
+K8S_BUILDS  := k8s/base $(wildcard k8s/overlays/*) k8s/monitoring
 # The oldest API the manifests are written for (native gRPC probes are GA in 1.27) and the
 # newest kubernetes-validate ships schemas for.
 K8S_VERSIONS := 1.27 1.37
@@ -81,10 +84,16 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
+# Prometheus for the local stack and the dashboard test: Debian's package, like Chromium
+# (Grafana's server is in no registry this machine reaches; import the dashboard into yours).
+$(PROMETHEUS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+
 install: $(VENV)/.installed proto web/node_modules/.installed web
 	$(PY) -m devstack install
 
-up: install
+up: install $(PROMETHEUS)
 	$(PY) -m devstack up
 
 # The same stack on a real cluster: 3 NATS servers (R3) and 3 Cassandra nodes (RF 3) on
@@ -93,8 +102,8 @@ up: install
 up-cluster: install
 	$(PY) -m devstack up-cluster
 
-test: install lint k8s-check $(CHROMIUM) $(GHZ)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install lint k8s-check $(CHROMIUM) $(PROMETHEUS) $(GHZ) $(GRPCURL)
+	GAVEL_GHZ=$(GHZ) GAVEL_GRPCURL=$(GRPCURL) $(PY) -m pytest $(PYTEST_ARGS)
 
 # Only the fault tests (kill -9, pauses, restarts) on a stack of their own; `make test` runs
 # them too, last.
@@ -111,6 +120,12 @@ $(GHZ):
 	mkdir -p $(CACHE)/bin
 	GOBIN=$(CACHE)/bin go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 	mv $(CACHE)/bin/ghz $@
+
+# grpcurl, as users call the public endpoint with nothing but its reflection (tests/e2e/test_grpcurl.py).
+$(GRPCURL):
+	mkdir -p $(CACHE)/bin
+	GOBIN=$(CACHE)/bin go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	mv $(CACHE)/bin/grpcurl $@
 
 bench: install $(GHZ)
 	$(PY) -m bench --ghz $(GHZ)

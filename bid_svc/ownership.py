@@ -27,7 +27,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from bid_svc.decider import Decider
 from bid_svc.ledger import Ledger
@@ -39,6 +39,9 @@ from gavel.settings import Settings
 log = logging.getLogger(__name__)
 
 OWNED = Gauge("gavel_bid_partitions_owned", "Log partitions this worker owns.")
+LEASE_CHANGES = Counter(
+    "gavel_bid_lease_changes_total", "Partition leases this worker took, lost or gave up (to rebalance).", ["change"]
+)
 KNOWN = Gauge(
     "gavel_bid_known_auctions", "Auction states kept between groups (an LRU per owned partition, KNOWN_AUCTIONS each)."
 )
@@ -108,6 +111,7 @@ class Worker:
         lost = [n for n, kept in zip(held, renewed, strict=False) if not kept]
         for number in lost:
             log.warning("lost partition %d", number)
+            LEASE_CHANGES.labels("lost").inc()
         await asyncio.gather(*(self._drop(n) for n in lost))
 
         for number, partition in list(self._partitions.items()):
@@ -119,6 +123,7 @@ class Worker:
             number = max(self._partitions)
             await self._drop(number)
             await leases.release(str(number))
+            LEASE_CHANGES.labels("released").inc()
 
         taken: list[int] = []
         for number in random.sample(range(partitions), partitions):
@@ -130,6 +135,7 @@ class Worker:
         for number, outcome in zip(taken, started, strict=False):
             if outcome is True:
                 log.info("took partition %d", number)
+                LEASE_CHANGES.labels("taken").inc()
             else:
                 log.warning("could not start partition %d: %r", number, outcome)
                 await leases.release(str(number))  # for whoever can

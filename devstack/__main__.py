@@ -37,7 +37,14 @@ def _single_node_lines(settings: Settings) -> str:
   NATS                            localhost:{s.nats_port}   monitor http://localhost:{s.nats_monitor_port}"""
 
 
-def _banner(settings: Settings, seconds: float, stores: str) -> str:
+def _monitoring_line(settings: Settings) -> str:
+    return (
+        f"  Prometheus                      http://localhost:{settings.prometheus_port}"
+        "   (dashboard: k8s/monitoring/gavel-dashboard.json)\n"
+    )
+
+
+def _banner(settings: Settings, seconds: float, stores: str, monitoring: bool) -> str:
     s = settings
     token = mint_dev_token("dev-user", s.jwt_secret, s.jwt_audience) if s.dev_mode else "(dev tokens are off)"
     # An end date the rules accept now (an auction runs at most 30 days), not a fixed one.
@@ -50,7 +57,7 @@ Gavel is up ({seconds:.1f}s).
 {_service_lines(s)}
 {stores}
   Envoy admin                     http://localhost:{s.envoy_admin_port}
-  Logs                            {s.data_dir.resolve() / "logs"}
+{_monitoring_line(s) if monitoring else ""}  Logs                            {s.data_dir.resolve() / "logs"}
 
 Dev bearer token (user "dev-user", 12 h):
   export TOKEN={token}
@@ -76,7 +83,7 @@ def up(settings: Settings, stack: Stack, stores: str) -> None:
     reported: set[str] = set()
     try:
         stack.start()
-        print(_banner(settings, time.monotonic() - started, stores), flush=True)
+        print(_banner(settings, time.monotonic() - started, stores, stack.monitoring), flush=True)
         while all(p.alive() for p in stack.essential()):
             for proc in stack.processes.values():
                 if not proc.alive() and proc.name not in reported:  # a cluster's node: the others carry on
@@ -109,7 +116,7 @@ def main() -> None:
         up(settings, cluster.ClusterStack(settings), cluster.banner_lines(settings))
     else:
         settings = Settings()
-        up(settings, Stack(settings), _single_node_lines(settings))
+        up(settings, Stack(settings, monitoring=True), _single_node_lines(settings))
     sys.exit(0)
 
 

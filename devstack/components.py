@@ -283,6 +283,47 @@ def envoy_ready(settings: Settings) -> None:
         raise NotReady(f"envoy: {reply.text.strip()}")
 
 
+# --- Prometheus --------------------------------------------------------------------------
+
+#: Debian's package (make up and make test install it).
+PROMETHEUS = Path("/usr/bin/prometheus")
+
+
+def prometheus_process(settings: Settings) -> ManagedProcess:
+    """Scrapes every service's metrics port under the labels k8s gives its pods (``app``), so
+    the dashboard (k8s/monitoring/gavel-dashboard.json) reads the same series here as there."""
+    if not PROMETHEUS.exists():
+        raise StackError(f"{PROMETHEUS} is missing: `make up` installs Debian's prometheus package")
+    data = (settings.data_dir / "prometheus").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    targets = [
+        {
+            "targets": [f"127.0.0.1:{service.metrics_port(settings)}"],
+            "labels": {"app": service.module.replace("_", "-")},
+        }
+        for service in SERVICES
+    ]
+    config = data / "prometheus.yml"
+    config.write_text(Template((HERE / "prometheus.yml.tmpl").read_text()).substitute(targets=json.dumps(targets)))
+    argv = [
+        str(PROMETHEUS),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{settings.prometheus_port}",
+        "--log.level=warn",
+    ]
+    return ManagedProcess("prometheus", argv, settings.data_dir / "logs" / "prometheus.log")
+
+
+def prometheus_ready(settings: Settings) -> None:
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{settings.prometheus_port}/-/ready", timeout=1)
+    except httpx.HTTPError as exc:
+        raise NotReady(str(exc)) from None
+    if reply.status_code != 200:
+        raise NotReady(f"prometheus: {reply.text.strip()}")
+
+
 def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
     """Fails fast when another stack (or anything else) already holds a port we need."""
     with socket.socket() as s:

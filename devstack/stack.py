@@ -21,10 +21,14 @@ log = logging.getLogger(__name__)
 
 
 class Stack:
-    def __init__(self, settings: Settings, *, gateway: bool = True, services: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, gateway: bool = True, services: bool = True, monitoring: bool = False
+    ) -> None:
         self.settings = settings
         self.gateway = gateway
         self.services = services
+        #: Prometheus too (make up); the tests start their own where they need one.
+        self.monitoring = monitoring
         self.processes: dict[str, ManagedProcess] = {}
         #: How each process is judged ready, and how long it may take: reused by ``restart``.
         self._readiness: dict[str, tuple[Callable[[], None], float]] = {}
@@ -54,6 +58,8 @@ class Stack:
             ports += [port for service in c.SERVICES for port in (service.port(s), service.metrics_port(s))]
         if self.gateway:
             ports += [s.envoy_port, s.envoy_admin_port]
+        if self.monitoring:
+            ports.append(s.prometheus_port)
         return [("127.0.0.1", port) for port in ports]
 
     def start_stores(self) -> None:
@@ -80,6 +86,8 @@ class Stack:
                     self.start_service(service)
             if self.gateway:
                 self._start(c.envoy_process(s), lambda: c.envoy_ready(s), timeout=30)
+            if self.monitoring:
+                self._start(c.prometheus_process(s), lambda: c.prometheus_ready(s), timeout=30)
         except BaseException:
             self.stop()
             raise

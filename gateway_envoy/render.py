@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from gavel.services import SERVICES
+from grpc_health.v1 import health
+
+from gavel import reflection
+from gavel.services import AUCTION, SERVICES
 from gavel.settings import Settings
 
 HERE = Path(__file__).parent
@@ -37,6 +40,10 @@ class Route:
     #: How its methods without a route of their own are limited: "reads" or "watches".
     kind: str
     timeouts: str
+    #: Whether the request is buffered whole (and its size capped) before it is passed on: every
+    #: Gavel call sends one message and closes, but reflection is a bidirectional stream whose
+    #: client waits for each answer before it asks the next, which a buffer would hold forever.
+    buffered: bool = True
 
 
 UNARY = ("reads", "timeout: 30s")
@@ -46,10 +53,33 @@ UNARY = ("reads", "timeout: 30s")
 #: the idle timeout, so only a dead stream is cut.
 STREAMING = {"auction.v1.StreamService": ("watches", "timeout: 0s, idle_timeout: 60s")}
 
-#: One route per proto service of every Gavel service (gavel.services), to that service's cluster.
-ROUTES = tuple(
-    Route(name, service.module, *STREAMING.get(name, UNARY)) for service in SERVICES for name in service.proto_services
+#: Proto services every Gavel service answers: reflection, which describes the whole public
+#: contract on every one (gavel.reflection), and health. The gateway sends them to one service,
+#: so that its one endpoint answers them for all (health there is that service's own; each
+#: service's is on its direct port, where the probes ask).
+SHARED_BY = AUCTION
+SHARED = (
+    Route(reflection.V1, SHARED_BY.module, *UNARY, buffered=False),
+    Route(reflection.V1ALPHA, SHARED_BY.module, *UNARY, buffered=False),
+    Route(health.SERVICE_NAME, SHARED_BY.module, *UNARY),
 )
+
+#: One route per proto service of every Gavel service (gavel.services), to that service's
+#: cluster, and the shared ones.
+ROUTES = (
+    *(
+        Route(name, service.module, *STREAMING.get(name, UNARY))
+        for service in SERVICES
+        for name in service.proto_services
+    ),
+    *SHARED,
+)
+
+#: A route's override of the buffer filter, for a request that streams.
+UNBUFFERED = """                  envoy.filters.http.buffer:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute
+                    disabled: true
+"""
 
 #: The methods that change state, each on its own route with the write limits; a new write
 #: joins this list. Every other method is limited as its service's kind.
@@ -114,7 +144,8 @@ def service_routes(settings: Settings) -> str:
             match=f'path: "{path}"' if method else f'prefix: "{path}"',
             cluster=service.cluster,
             timeouts=service.timeouts,
-            stat_prefix=f"limit_{service.name.rsplit('.', 1)[1]}_{method or kind}",
+            stat_prefix=f"limit_{service.name.removeprefix('auction.v1.').replace('.', '_')}_{method or kind}",
+            unbuffered="" if service.buffered else UNBUFFERED,
             address_bucket=bucket(getattr(settings, f"gateway_{kind}_per_address")),
             tracked=MAX_TRACKED_CLIENTS,
             descriptors=descriptors(settings, kind),

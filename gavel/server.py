@@ -19,10 +19,9 @@ from typing import Any
 import grpc
 import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
-from gavel import auth, logs
+from gavel import auth, logs, reflection, services
 from gavel.interceptors import GavelInterceptor
 from gavel.settings import Settings
 
@@ -37,7 +36,8 @@ class ServiceSpec:
     name: str
     port: Callable[[Settings], int]
     metrics_port: Callable[[Settings], int]
-    #: Fully qualified proto service names, for health and reflection.
+    #: Fully qualified proto service names it serves, for health (reflection describes the
+    #: whole public contract, gavel.services.public_contract).
     service_names: Sequence[str]
     #: Full method paths that refuse anonymous callers.
     authenticated_methods: frozenset[str]
@@ -59,14 +59,14 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([*spec.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    reflection.enable(server, [*services.public_contract(settings.dev_mode), health.SERVICE_NAME])
     async with contextlib.AsyncExitStack() as resources:
         await spec.setup(server, resources, settings)
         address = f"{settings.bind_host}:{spec.port(settings)}"
         server.add_insecure_port(address)
         start_http_server(spec.metrics_port(settings), addr=settings.bind_host)
         await server.start()
-        for name in ("", *spec.service_names):
+        for name in ("", *(n for n in spec.service_names if settings.dev_mode or n not in services.DEV_ONLY)):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"address": address, "metrics_port": spec.metrics_port(settings)})
         await stop.wait()

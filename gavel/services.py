@@ -61,6 +61,16 @@ STREAM = Service("stream", ("auction.v1.StreamService",))
 #: In start-up order (the local stack starts them one after the other).
 SERVICES = (AUCTION, BID, STREAM)
 
+#: Proto services served only in dev mode (in production their methods are UNIMPLEMENTED).
+DEV_ONLY = frozenset({"auction.v1.DevAuthService"})
+
+
+def public_contract(dev_mode: bool) -> tuple[str, ...]:
+    """Every proto service callers can reach through the gateway: what each service's
+    reflection describes, so the one endpoint (where the gateway sends reflection to one
+    service) lists them all, and a client sees the same contract on any port."""
+    return tuple(name for service in SERVICES for name in service.proto_services if dev_mode or name not in DEV_ONLY)
+
 
 def named(name: str) -> Service:
     """A service by short name (``auction``) or module (``auction_svc``)."""

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
 
     envoy_port: int = 8080
     envoy_admin_port: int = 9901
+    # The local stack's Prometheus (make up), scraping the services' metrics ports.
+    prometheus_port: int = 9090
 
     cassandra_hosts: str = "127.0.0.1"
     cassandra_port: int = 9042

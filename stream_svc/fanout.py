@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 WATCHERS = Gauge("gavel_stream_watchers", "Open WatchAuction streams in this process")
 TOPICS = Gauge("gavel_stream_topics", "Auctions with at least one local watcher (one NATS subscription each)")
 EVENTS_IN = Counter("gavel_stream_events_received_total", "State events received from NATS or a refresh", ["source"])
+DELIVERED = Counter(
+    "gavel_stream_events_delivered_total", "Auction events handed to watchers' streams (heartbeats apart)"
+)
 CONFLATED = Counter(
     "gavel_stream_events_conflated_total", "Events replaced by a newer one before a slow watcher took them"
 )

@@ -38,6 +38,7 @@ def stack_settings(data_dir: Path) -> Settings:
         stream_metrics_port=19103 + o,
         envoy_port=18080 + o,
         envoy_admin_port=19901 + o,
+        prometheus_port=19090 + o,
         cassandra_port=19042 + o,
         cassandra_storage_port=17000 + o,
         cassandra_jmx_port=17199 + o,  # nodetool, for the scale bench's run at a small N

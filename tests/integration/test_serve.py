@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 import grpc
 import httpx
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from gavel import auth
+from gavel import auth, reflection, services
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.errors import FieldViolation, InvalidArgument, NotFound, field_violations
@@ -124,15 +125,32 @@ async def test_health_reflection_and_metrics(server: Settings, stub: pb_grpc.Auc
         for name in ("", SERVICE):
             reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        reflector = reflection_pb2_grpc.ServerReflectionStub(channel)
         replies = [
             r
-            async for r in reflection.ServerReflectionInfo(
+            async for r in reflector.ServerReflectionInfo(
                 iter([reflection_pb2.ServerReflectionRequest(list_services="")])
             )
         ]
         listed = {s.name for s in replies[0].list_services_response.service}
-        assert {SERVICE, "grpc.health.v1.Health"} <= listed
+        # The whole public contract, though this server serves one service of it.
+        assert listed == {*services.public_contract(server.dev_mode), *reflection.NAMES, "grpc.health.v1.Health"}
+        # v1 answers the same, and describes itself: its file is in the pool under v1's name.
+        v1 = channel.stream_stream(
+            f"/{reflection.V1}/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        asked = [
+            reflection_pb2.ServerReflectionRequest(list_services=""),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol=reflection.V1),
+        ]
+        answers = [r async for r in v1(iter(asked))]
+        assert {s.name for s in answers[0].list_services_response.service} == listed
+        [described] = answers[1].file_descriptor_response.file_descriptor_proto
+        file = descriptor_pb2.FileDescriptorProto.FromString(described)
+        assert (file.name, file.package) == ("grpc/reflection/v1/reflection.proto", "grpc.reflection.v1")
+        assert {m.input_type for s in file.service for m in s.method} == {".grpc.reflection.v1.ServerReflectionRequest"}
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"http://127.0.0.1:{server.auction_metrics_port}/metrics")).text
     assert f'gavel_rpc_handled_total{{grpc_code="OK",grpc_method="/{SERVICE}/GetAuction"}}' in metrics

@@ -9,7 +9,7 @@ import inspect
 import pytest
 
 from gateway_envoy import render
-from gavel import server, services
+from gavel import reflection, server, services
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.settings import Settings
 
@@ -54,4 +54,18 @@ def test_each_entrypoint_is_built_alike(service: services.Service) -> None:
 def test_the_gateway_routes_every_proto_service_to_its_cluster() -> None:
     assert {(r.name, r.cluster) for r in render.ROUTES} == {
         (name, s.module) for s in services.SERVICES for name in s.proto_services
-    }
+    } | {(r.name, services.AUCTION.module) for r in render.SHARED}
+
+
+def test_the_gateway_buffers_every_request_but_reflections_stream() -> None:
+    assert {r.name for r in render.ROUTES if not r.buffered} == set(reflection.NAMES)
+    rendered = render.service_routes(Settings())
+    for route in render.SHARED:
+        block = rendered.split(f'prefix: "/{route.name}/"', 1)[1].split("# /", 1)[0]
+        assert ("BufferPerRoute" in block) is not route.buffered
+
+
+def test_the_public_contract_holds_dev_auth_only_in_dev_mode() -> None:
+    served = {name for s in services.SERVICES for name in s.proto_services}
+    assert set(services.public_contract(dev_mode=True)) == served
+    assert set(services.public_contract(dev_mode=False)) == served - {"auction.v1.DevAuthService"}
