@@ -17,6 +17,10 @@ GHZ_VERSION := v0.121.0
 GHZ         := $(CACHE)/bin/ghz-$(GHZ_VERSION)
 GRPCURL_VERSION := v1.9.3
 GRPCURL     := $(CACHE)/bin/grpcurl-$(GRPCURL_VERSION)
+# gnostic's protoc-gen-openapi: OpenAPI 3 from the google.api.http annotations.
+OPENAPI_GEN_VERSION := v0.7.1
+OPENAPI_GEN := $(CACHE)/bin/protoc-gen-openapi-$(OPENAPI_GEN_VERSION)
+OPENAPI     := build/web/openapi.json
 WEB_SRC     := $(wildcard web/src/*.ts web/src/pages/*.ts web/src/*.css web/src/*.html)
 WEB_OUT     := build/web/index.html build/web/app.js build/web/app.css
 CHROMIUM    := /usr/bin/chromium
@@ -29,7 +33,7 @@ K8S_BUILDS  := k8s/base $(wildcard k8s/overlays/*) k8s/monitoring
 # newest kubernetes-validate ships schemas for.
 K8S_VERSIONS := 1.27 1.37
 
-.PHONY: all install up test chaos lint k8s-check proto web bench bench-scale profile clean clean-data
+.PHONY: all install up test chaos lint k8s-check proto web openapi bench bench-scale profile clean clean-data
 
 all: install
 
@@ -69,7 +73,7 @@ lint: proto web/node_modules/.installed
 # gateway transcodes with (so page and API cannot drift), type-checked, and bundled into the
 # three files Envoy serves at /, /app.js and /app.css on the API's origin.
 $(WEB_OUT) &: $(WEB_SRC) $(DESCRIPTOR) web/buf.gen.yaml web/tsconfig.json web/node_modules/.installed
-	rm -rf web/src/gen build/web
+	rm -rf web/src/gen $(WEB_OUT)
 	cd web && node_modules/.bin/buf generate ../$(DESCRIPTOR) --template buf.gen.yaml --exclude-path google/protobuf
 	cd web && node_modules/.bin/tsc --noEmit -p .
 	cd web && node_modules/.bin/esbuild src/main.ts --bundle --format=esm --target=es2022 --minify \
@@ -77,6 +81,24 @@ $(WEB_OUT) &: $(WEB_SRC) $(DESCRIPTOR) web/buf.gen.yaml web/tsconfig.json web/no
 	cp web/src/index.html build/web/index.html
 
 web: $(WEB_OUT)
+
+# The REST API's OpenAPI document, which the gateway serves at /openapi.json: gnostic writes
+# it from the annotations, gateway_envoy/openapi.py adds what only the code knows (auth, error
+# details, streams, links). Go builds the generator once into the cache.
+$(OPENAPI_GEN):
+	mkdir -p $(CACHE)/bin
+	GOBIN=$(CACHE)/bin go install github.com/google/gnostic/cmd/protoc-gen-openapi@$(OPENAPI_GEN_VERSION)
+	mv $(CACHE)/bin/protoc-gen-openapi $@
+
+$(OPENAPI): $(PROTO_SRC) $(PROTO_PY) $(OPENAPI_GEN) gateway_envoy/openapi.py
+	mkdir -p build/openapi build/web
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(VENV)/$(SITE) --plugin=protoc-gen-openapi=$(OPENAPI_GEN) \
+	  --openapi_out=build/openapi \
+	  --openapi_opt=naming=json,enum_type=string,title=Gavel,version=v1,M$(PROTO_SRC:protos/%=%)=gavel/auction/v1 \
+	  $(PROTO_SRC)
+	$(PY) -m gateway_envoy.openapi build/openapi/openapi.yaml $@
+
+openapi: $(OPENAPI)
 
 # The browser the page test drives: Debian's package (Playwright's own browser download is not
 # reachable from here), installed only when missing; needs root, as on the dev and CI machines.
@@ -90,7 +112,7 @@ $(PROMETHEUS):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
 
-install: $(VENV)/.installed proto web/node_modules/.installed web
+install: $(VENV)/.installed proto web/node_modules/.installed web openapi
 	$(PY) -m devstack install
 
 up: install $(PROMETHEUS)

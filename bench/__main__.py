@@ -25,7 +25,7 @@ from typing import Any
 import nats
 from nats.js.api import StorageType, StreamConfig
 
-from bench import fanout, jvm, notify
+from bench import fanout, jvm, notify, report
 from bench.runs import bench_settings, delta, ghz, measure, summary
 from bid_svc.ledger import Ledger
 from devstack.stack import running
@@ -252,6 +252,7 @@ def main() -> None:
         if "path" not in parts:
             session.cluster.shutdown()
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+            report.draw(results, report.REPORT)
             print(table(results))
             return
 
@@ -344,6 +345,7 @@ def main() -> None:
         if name in results["ratios"]  # type: ignore[operator]
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    report.draw(results, report.REPORT)
     print(table(results))
 
 

@@ -93,7 +93,17 @@ def measure(
     return result, (metrics_before, metrics_after)
 
 
-def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+#: The fractions a latency distribution is kept at (bench/report.py draws them as a CDF).
+CDF_FRACTIONS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
+
+
+def cdf(latencies_s: list[float]) -> list[tuple[float, float]]:
+    """(milliseconds, fraction at or below) at CDF_FRACTIONS."""
+    ordered = sorted(latencies_s)
+    return [(1000 * ordered[min(len(ordered) - 1, int(f * len(ordered)))], f) for f in CDF_FRACTIONS]
+
+
+def summary(latencies: list[float], elapsed: float) -> dict[str, Any]:
     ordered = sorted(latencies)
     return {
         "ops": len(ordered),
@@ -101,6 +111,7 @@ def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
         "p50_ms": 1000 * ordered[len(ordered) // 2],
         "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)],
         "mean_ms": 1000 * statistics.fmean(ordered),
+        "cdf_ms": cdf(ordered),
     }
 
 
@@ -155,4 +166,10 @@ def ghz(
         "p99_ms": percentiles.get(99, float("nan")),
         "mean_ms": report["average"] / 1e6,
         "status": report.get("statusCodeDistribution", {}),
+        # ghz's distribution (10th to 99th percentile) between its fastest and slowest call.
+        "cdf_ms": [
+            (report["fastest"] / 1e6, 0.0),
+            *((ms, pct / 100) for pct, ms in sorted(percentiles.items())),
+            (report["slowest"] / 1e6, 1.0),
+        ],
     }

@@ -20,6 +20,7 @@ import time
 
 import grpc
 
+from bench.runs import cdf
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 
@@ -92,6 +93,7 @@ async def main(target: str, auction_ids: list[str], n: int) -> None:
                 "deliveries": len(latencies),
                 "latency_p50_ms": latencies[len(latencies) // 2] if latencies else None,
                 "latency_p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else None,
+                "cdf_ms": cdf([ms / 1000 for ms in latencies]) if latencies else [],
                 "converged_after_final_answer_s": converged_s,
             }
         ),

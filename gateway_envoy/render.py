@@ -94,12 +94,44 @@ WRITES = (
 #: notifications), not as watches.
 READS = ("auction.v1.StreamService/ListMyNotifications",)
 
-#: The web page's files (built by ``make web``), each served at one path by a direct response.
+#: The web page's files (built by ``make web``) and the API's document, each served at one
+#: path by a direct response.
 WEB_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/app.css": ("app.css", "text/css; charset=utf-8"),
+    # The REST API's OpenAPI document (make openapi).
+    "/openapi.json": ("openapi.json", "application/json"),
 }
+
+
+#: Envoy's own refusals of REST calls, by HTTP status, and the gRPC code their JSON body
+#: names: what the transcoder refuses (a body or query that does not parse), no route, a body
+#: too large, a rate limit, no service up.
+REST_LOCAL_REPLIES = {400: 3, 404: 5, 413: 8, 429: 8, 503: 14}
+
+
+def rest_local_replies() -> str:
+    """A mapper per status: a REST call gets its refusal as ``{"code", "message", "details"}``,
+    the body the OpenAPI document promises for errors. REST is told apart by the path the
+    transcoder kept (it has already given the request gRPC's content type by then), or, for a
+    call it did not transcode, by a content type that is not gRPC's (or none)."""
+    return "".join(
+        f"""            - filter:
+                and_filter:
+                  filters:
+                  - status_code_filter: {{ comparison: {{ op: EQ, value: {{ default_value: {status}, runtime_key: gavel_rest_{status} }} }} }}
+                  - or_filter:
+                      filters:
+                      - header_filter: {{ header: {{ name: x-envoy-original-path, present_match: true }} }}
+                      - header_filter: {{ header: {{ name: content-type, string_match: {{ prefix: application/grpc }}, invert_match: true }} }}
+                      - header_filter: {{ header: {{ name: content-type, present_match: false }} }}
+              body_format_override:
+                json_format: {{ code: {code}, message: "%LOCAL_REPLY_BODY%", details: [] }}
+                content_type: application/json
+"""
+        for status, code in REST_LOCAL_REPLIES.items()
+    )
 
 
 def web_routes(web_dir: Path) -> str:
@@ -192,6 +224,7 @@ def render(settings: Settings, descriptor: Path, web_dir: Path) -> str:
         jwt_audience=settings.jwt_audience,
         jwks=jwks(settings.secret("jwt_secret")),
         service_routes=service_routes(settings),
+        rest_local_replies=rest_local_replies(),
         web_routes=web_routes(web_dir),
         clusters=clusters,
     )
