@@ -275,12 +275,17 @@ def envoy_process(settings: Settings) -> ManagedProcess:
 
 
 def envoy_ready(settings: Settings) -> None:
+    _answers_200("envoy", f"http://127.0.0.1:{settings.envoy_admin_port}/ready")
+
+
+def _answers_200(name: str, url: str) -> None:
+    """Ready when ``url`` answers 200 (Envoy's admin and Prometheus say so on their own paths)."""
     try:
-        reply = httpx.get(f"http://127.0.0.1:{settings.envoy_admin_port}/ready", timeout=1)
+        reply = httpx.get(url, timeout=1)
     except httpx.HTTPError as exc:
         raise NotReady(str(exc)) from None
     if reply.status_code != 200:
-        raise NotReady(f"envoy: {reply.text.strip()}")
+        raise NotReady(f"{name}: {reply.text.strip()}")
 
 
 # --- Prometheus --------------------------------------------------------------------------
@@ -316,12 +321,7 @@ def prometheus_process(settings: Settings) -> ManagedProcess:
 
 
 def prometheus_ready(settings: Settings) -> None:
-    try:
-        reply = httpx.get(f"http://127.0.0.1:{settings.prometheus_port}/-/ready", timeout=1)
-    except httpx.HTTPError as exc:
-        raise NotReady(str(exc)) from None
-    if reply.status_code != 200:
-        raise NotReady(f"prometheus: {reply.text.strip()}")
+    _answers_200("prometheus", f"http://127.0.0.1:{settings.prometheus_port}/-/ready")
 
 
 def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
