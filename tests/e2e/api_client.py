@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import httpx
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.api.auction.v1 import auction_pb2_grpc as pb_grpc
 from gavel.messages import timestamp
+from gavel.services import SERVICES
+from gavel.settings import Settings
 
 
 @contextmanager
@@ -68,3 +72,10 @@ def create_auction(
         reply = http.post("/auctions", json=body)
         assert reply.status_code == 200, reply.text
         return reply.json()["auctionId"]
+
+
+def metric_families(settings: Settings) -> Iterator[Metric]:
+    """Every metric family on the three services' /metrics, as the stack exports them now."""
+    for service in SERVICES:
+        text = httpx.get(f"http://127.0.0.1:{service.metrics_port(settings)}/metrics", timeout=5).text
+        yield from text_string_to_metric_families(text)

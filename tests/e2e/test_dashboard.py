@@ -13,13 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from devstack import components
 from gavel.services import SERVICES
 from gavel.settings import Settings
-from tests.e2e.api_client import create_auction, rest
+from tests.e2e.api_client import create_auction, metric_families, rest
 
 DASHBOARD = components.ROOT / "k8s" / "monitoring" / "gavel-dashboard.json"
 #: Grafana's own variables, as Grafana would fill them in for a one-hour view.
@@ -52,10 +51,8 @@ def exported(settings: Settings) -> set[str]:
     """Every sample name the three services can expose, labelled metrics with no sample yet
     included (their family is listed all the same)."""
     names: set[str] = set()
-    for service in SERVICES:
-        text = httpx.get(f"http://127.0.0.1:{service.metrics_port(settings)}/metrics", timeout=5).text
-        for family in text_string_to_metric_families(text):
-            names |= {family.name + suffix for suffix in SUFFIXES.get(family.type, ("",))}
+    for family in metric_families(settings):
+        names |= {family.name + suffix for suffix in SUFFIXES.get(family.type, ("",))}
     return names
 
 

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import httpx
 from openapi_spec_validator import validate
-from prometheus_client.parser import text_string_to_metric_families
 
 from gavel.api.auction.v1 import auction_pb2 as pb
-from gavel.services import SERVICES
 from gavel.settings import Settings
+from tests.e2e.api_client import metric_families
 
 EXAMPLES = int(os.environ.get("GAVEL_SCHEMATHESIS_EXAMPLES", "8"))
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -65,13 +64,11 @@ MADE_UP = {"NOT_FOUND", "INVALID_ARGUMENT", "UNAUTHENTICATED"}
 def handled(settings: Settings) -> dict[tuple[str, str], float]:
     """gavel_rpc_handled_total of every service, by (method, code)."""
     counts: dict[tuple[str, str], float] = {}
-    for service in SERVICES:
-        text = httpx.get(f"http://127.0.0.1:{service.metrics_port(settings)}/metrics", timeout=5).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "gavel_rpc_handled_total":
-                    key = (sample.labels["grpc_method"], sample.labels["grpc_code"])
-                    counts[key] = counts.get(key, 0) + sample.value
+    for family in metric_families(settings):
+        for sample in family.samples:
+            if sample.name == "gavel_rpc_handled_total":
+                key = (sample.labels["grpc_method"], sample.labels["grpc_code"])
+                counts[key] = counts.get(key, 0) + sample.value
     return counts
 
 
