@@ -25,21 +25,24 @@ ROOT = Path(__file__).resolve().parents[1]
 GHZ_DEFAULT = Path.home() / ".cache" / "gavel" / "bin" / "ghz-v0.121.0"
 
 
-def bench_settings(data_dir: Path) -> Settings:
+def bench_settings(data_dir: Path, offset: int = 0) -> Settings:
+    """The bench stack's settings; ``offset`` moves every port, for a second stack beside it
+    (the scale bench measures two side by side)."""
+    o = offset
     return Settings(
-        auction_port=45051,
-        bid_port=45052,
-        stream_port=45053,
-        auction_metrics_port=49101,
-        bid_metrics_port=49102,
-        stream_metrics_port=49103,
-        envoy_port=48080,
-        envoy_admin_port=49901,
-        cassandra_port=49042,
-        cassandra_storage_port=47000,
-        nats_url="nats://127.0.0.1:44222",
-        nats_port=44222,
-        nats_monitor_port=48222,
+        auction_port=45051 + o,
+        bid_port=45052 + o,
+        stream_port=45053 + o,
+        auction_metrics_port=49101 + o,
+        bid_metrics_port=49102 + o,
+        stream_metrics_port=49103 + o,
+        envoy_port=48080 + o,
+        envoy_admin_port=49901 + o,
+        cassandra_port=49042 + o,
+        cassandra_storage_port=47000 + o,
+        nats_url=f"nats://127.0.0.1:{44222 + o}",
+        nats_port=44222 + o,
+        nats_monitor_port=48222 + o,
         data_dir=data_dir,
         log_level="WARNING",
         # One bench user drives thousands of PlaceBid a second through Envoy: the gateway's

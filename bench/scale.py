@@ -1,12 +1,19 @@
 """``python -m bench.scale``: what an open auction costs, from a thousand to a million of them.
 
-On one bench stack, the number of open auctions N is raised step by step (1,000, 100,000,
-1,000,000 by default). At each N the same runs are measured as ``make bench`` measures them
-(ghz, CPU per operation of every process, the client included): PlaceBid on auctions drawn
-uniformly from all N, so no cache hides the size, and CreateAuction. Then the memory every
-process holds and the disk Cassandra and NATS use, per open auction. After the largest N,
-the closer (10,000 auctions ending in one minute among them) and the watchers (10,000
-WatchAuction streams over 1,000 auctions on one stream_svc).
+Two bench stacks side by side: one holds the smallest N (1,000 by default) and stays up;
+on the other the number of open auctions is raised step by step (100,000, then 1,000,000).
+At each N the same runs are measured as ``make bench`` measures them (ghz, CPU per operation
+of every process, the client included): PlaceBid on auctions drawn uniformly from all N, so
+no cache hides the size, and CreateAuction, each run taken in turns with the same run on the
+small stack (``alternated``). Then the memory every process holds and the disk Cassandra and
+NATS use, per open auction. After the largest N, the closer (10,000 auctions ending in one
+minute among them) and the watchers (10,000 WatchAuction streams over 1,000 auctions on one
+stream_svc).
+
+Why in turns: this machine's speed drifts by more than the effect measured. The same 1k
+level, measured twice on one day a few minutes apart, cost 16.2 and 30.7 ms of CPU per bid;
+levels measured one after the other compared different minutes of the machine as much as
+different N. A ratio taken from runs interleaved within the same minutes compares N alone.
 
 The load itself is a bulk import (``AuctionStore.import_many``): the very rows CreateAuction
 writes, without its compare-and-set. Each level's ratios against the smallest go to
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -66,11 +74,21 @@ def lot_id(i: int) -> uuid.UUID:
     return uuid.UUID(bytes=hashlib.blake2b(f"gavel-scale-{i}".encode(), digest_size=16).digest(), version=4)
 
 
+#: The reserve of the lots that have one: above every bid the bench places (a timestamp in
+#: ms, ~1.8e12), so no bid at any N crosses it. Crossing a reserve happens once in an
+#: auction's life (a RESERVE_MET notification): among a million auctions every bid drawn is
+#: an auction's first and would cross it, among a thousand almost none is, and the levels
+#: would compare notifications, not N (measured: 29% of the bids at 100k published one, 0 at 1k).
+RESERVE_OUT_OF_REACH = 10**14
+
+
 def lot(i: int, now: datetime, end: datetime | None = None) -> Auction:
-    """A mix like a marketplace's: ends spread over the next week, a third with a reserve, a
-    fifth with Buy It Now, half with soft close; 10,000 sellers."""
+    """A mix like a marketplace's: ends spread over the next week, a third with a reserve
+    (``RESERVE_OUT_OF_REACH``), a fifth with Buy It Now (above the reserve, as creation
+    requires), half with soft close; 10,000 sellers."""
     end = end or now + timedelta(hours=2) + timedelta(seconds=(i * 7919) % (7 * 24 * 3600))
     price = 100 + (i * 37) % 100_000
+    reserve = RESERVE_OUT_OF_REACH if i % 3 == 0 else 0
     return Auction(
         auction_id=lot_id(i),
         seller_id=f"scale-seller-{i % SELLERS}",
@@ -80,8 +98,8 @@ def lot(i: int, now: datetime, end: datetime | None = None) -> Auction:
         starting_price=price,
         currency="USD",
         created_at=now,
-        reserve_price=price * 3 if i % 3 == 0 else 0,
-        buy_now_price=price * 10 if i % 5 == 0 else 0,
+        reserve_price=reserve,
+        buy_now_price=(reserve or price) * 10 if i % 5 == 0 else 0,
         soft_close=SoftClose(timedelta(minutes=2), timedelta(minutes=2), end + timedelta(days=1)) if i % 2 else None,
         original_end_date=end,
     )
@@ -124,17 +142,13 @@ class Bench:
         result["bid_svc_counters"] = {
             k: v
             for k, v in delta(*metrics, "gavel_").items()
-            if v and ("decisions" in k or "conflicts" in k or "answers" in k)
+            if v and ("decisions" in k or "conflicts" in k or "answers" in k or "notifications" in k)
         }
         return result
 
     def bids(self, n: int, rng: random.Random) -> dict[str, Any]:
-        """PlaceBid at N: the median (by CPU per bid) of ``REPEATS`` runs, each over a fresh
-        sample, so one compaction that happens to land in one run does not make the level."""
-        runs = sorted((self.bid_run(n, rng) for _ in range(REPEATS)), key=lambda r: r["cpu_ms_per_op"])
-        chosen = runs[len(runs) // 2]
-        chosen["cpu_ms_per_op_runs"] = [r["cpu_ms_per_op"] for r in runs]
-        return chosen
+        """PlaceBid at N: the median of ``REPEATS`` runs, each over a fresh sample."""
+        return median_run([self.bid_run(n, rng) for _ in range(REPEATS)])
 
     def bid_run(self, n: int, rng: random.Random) -> dict[str, Any]:
         """One ghz run of PlaceBid over auctions drawn uniformly from all N. Every bid beats the
@@ -343,11 +357,51 @@ def watchers_at_scale(settings: Settings, stack: Stack, auctions: list[str], wat
 # --- the whole run --------------------------------------------------------------------------
 
 
-def level(bench: Bench, n: int, rng: random.Random) -> dict[str, Any]:
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median run by CPU per op, with every run's figure beside it: one compaction that
+    happens to land in one run does not make the level."""
+    ordered = sorted(runs, key=lambda r: r["cpu_ms_per_op"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["cpu_ms_per_op_runs"] = [r["cpu_ms_per_op"] for r in ordered]
+    return chosen
+
+
+Run = Callable[[], dict[str, Any]]
+
+
+def alternated(ours: Run, theirs: Run, repeats: int = REPEATS) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``repeats`` runs of each in turns (ours, theirs, ours, ...), and the median of each:
+    both medians come from the same minutes of the machine."""
+    mine: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    for _ in range(repeats):
+        mine.append(ours())
+        other.append(theirs())
+    return median_run(mine), median_run(other)
+
+
+@dataclass
+class Baseline:
+    """The smallest level's stack, up beside the one that grows."""
+
+    bench: Bench
+    n: int
+
+
+def level(bench: Bench, n: int, rng: random.Random, baseline: Baseline | None = None) -> dict[str, Any]:
+    """One level's figures; with ``baseline``, its bid and create runs taken in turns with the
+    baseline's (kept as ``baseline_bids`` / ``baseline_creates``: what its ratios divide by)."""
     started = time.monotonic()
     out: dict[str, Any] = {"open_auctions": n}
-    out["bids"] = bench.bids(n, rng)
-    out["creates"] = bench.creates()
+    if baseline is None:
+        out["bids"] = bench.bids(n, rng)
+        out["creates"] = bench.creates()
+    else:
+        base = baseline.bench
+        out["bids"], out["baseline_bids"] = alternated(
+            lambda: bench.bid_run(n, rng), lambda: base.bid_run(baseline.n, rng)
+        )
+        out["creates"], out["baseline_creates"] = alternated(bench.creates, base.creates)
     out["memory"] = bench.memory()
     out["disk"] = bench.disk()
     out["measured_s"] = time.monotonic() - started
@@ -355,13 +409,17 @@ def level(bench: Bench, n: int, rng: random.Random) -> dict[str, Any]:
 
 
 def ratios(levels: dict[int, dict[str, Any]], closer: dict[str, Any] | None) -> dict[str, float]:
-    small, large = levels[min(levels)], levels[max(levels)]
+    """The largest level against the smallest: against the baseline runs taken in turns with
+    it, where it has them (``level``)."""
+    large = levels[max(levels)]
+    bids = large.get("baseline_bids", levels[min(levels)]["bids"])
+    creates = large.get("baseline_creates", levels[min(levels)]["creates"])
     tag = _tag(max(levels)) + "_vs_" + _tag(min(levels))
     out = {
-        f"bid_cost_{tag}": large["bids"]["cpu_ms_per_op"] / small["bids"]["cpu_ms_per_op"],
-        f"create_cost_{tag}": large["creates"]["cpu_ms_per_op"] / small["creates"]["cpu_ms_per_op"],
-        f"bid_p99_{tag}": large["bids"]["p99_ms"] / small["bids"]["p99_ms"],
-        f"bid_rate_{tag}": large["bids"]["per_s"] / small["bids"]["per_s"],
+        f"bid_cost_{tag}": large["bids"]["cpu_ms_per_op"] / bids["cpu_ms_per_op"],
+        f"create_cost_{tag}": large["creates"]["cpu_ms_per_op"] / creates["cpu_ms_per_op"],
+        f"bid_p99_{tag}": large["bids"]["p99_ms"] / bids["p99_ms"],
+        f"bid_rate_{tag}": large["bids"]["per_s"] / bids["per_s"],
     }
     if closer is not None and closer["lag_p99_s"] is not None:
         out["close_lag_p99_s"] = closer["lag_p99_s"]
@@ -386,6 +444,14 @@ def warm_up(bench: Bench, n: int, rng: random.Random, max_rounds: int = 12) -> d
     return {"rounds": rounds, "compiler_s_last_round": compiled - last}
 
 
+def _loaded(bench: Bench, start: int, stop: int, now: datetime) -> dict[str, float]:
+    """Auctions ``start`` to ``stop`` imported, then flushed and compacted (``Bench.settle``)."""
+    started = time.monotonic()
+    asyncio.run(load(bench.store, start, stop, now))
+    load_s = time.monotonic() - started
+    return {"load_s": load_s, "settle_s": bench.settle(), "loaded_per_s": (stop - start) / load_s}
+
+
 def run(
     settings: Settings,
     stack: Stack,
@@ -399,32 +465,54 @@ def run(
     watched: int,
     warm: bool = True,
     closing_window: timedelta = timedelta(minutes=1),
+    baseline: tuple[Settings, Stack] | None = None,
     save: Callable[[dict[str, Any]], None] = lambda results: None,
 ) -> dict[str, Any]:
-    """Every part on a running stack; ``make test`` runs it with small figures. ``save`` gets
-    the results after each part (a long run that fails late keeps what it measured)."""
-    session = cql.connect(settings, settings.cassandra_keyspace)
-    store = AuctionStore(session)
-    bench = Bench(settings, stack, session, store, ghz_bin, concurrency, seconds)
+    """Every part on a running stack; ``make test`` runs it with small figures. With
+    ``baseline`` (a second stack), the smallest N is loaded there and every larger level, on
+    ``stack``, is measured in turns with it (``level``); without, the levels follow each other
+    on ``stack``. ``save`` gets the results after each part (a long run that fails late keeps
+    what it measured)."""
+    sizes = sorted(sizes)
+    benches: list[Bench] = []
+    for s, st in [(settings, stack), *([baseline] if baseline is not None and len(sizes) > 1 else [])]:
+        session = cql.connect(s, s.cassandra_keyspace)
+        benches.append(Bench(s, st, session, AuctionStore(session), ghz_bin, concurrency, seconds))
+    bench = benches[0]
+    base = Baseline(benches[1], sizes[0]) if len(benches) > 1 else None
     rng = random.Random(20261202)
-    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(), "concurrency": concurrency, "seconds": seconds}
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(),
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "paired": base is not None,
+    }
     now = datetime.now(UTC)
     loaded, levels = 0, {}
     try:
-        for i, n in enumerate(sorted(sizes)):
-            started = time.monotonic()
-            asyncio.run(load(store, loaded, n, now))
-            load_s, loaded = time.monotonic() - started, n
-            settle_s = bench.settle()
+        if base is not None:
+            base_loaded = _loaded(base.bench, 0, base.n, now)
+            if warm:
+                results["warm_up_baseline"] = warm_up(base.bench, base.n, rng)
+        for i, n in enumerate(sizes[1:] if base is not None else sizes):
+            figures = _loaded(bench, loaded, n, now)
+            loaded = n
             if i == 0 and warm:
                 results["warm_up"] = warm_up(bench, n, rng)
-            levels[n] = level(bench, n, rng)
-            levels[n]["load_s"] = load_s
-            levels[n]["settle_s"] = settle_s
-            levels[n]["loaded_per_s"] = (n - (sorted(sizes)[i - 1] if i else 0)) / load_s
-            results["levels"] = {str(n): v for n, v in levels.items()}
+            levels[n] = {**level(bench, n, rng, base), **figures}
+            if base is not None:
+                levels[base.n] = {
+                    "open_auctions": base.n,
+                    "bids": levels[n]["baseline_bids"],
+                    "creates": levels[n]["baseline_creates"],
+                    "memory": base.bench.memory(),
+                    "disk": base.bench.disk(),
+                    "paired_with": n,
+                    **base_loaded,
+                }
+            results["levels"] = {str(k): levels[k] for k in sorted(levels)}
             save(results)
-        closer = asyncio.run(closer_at_scale(settings, store, loaded, ending, closing_window)) if ending else None
+        closer = asyncio.run(closer_at_scale(settings, bench.store, loaded, ending, closing_window)) if ending else None
         results["closer"] = closer
         results["ratios"] = ratios(levels, closer)
         save(results)
@@ -433,7 +521,8 @@ def run(
             results["watchers"] = watchers_at_scale(settings, stack, watched_ids, watchers)
         results["ratios"] = ratios(levels, closer)
     finally:
-        session.cluster.shutdown()
+        for b in benches:
+            b.session.cluster.shutdown()
     return results
 
 
@@ -449,6 +538,11 @@ def table(r: dict[str, Any]) -> str:
             f"{c['per_s']:>9.0f}{c['p99_ms']:>8.1f}{c['cpu_ms_per_op']:>14.2f}"
             f"{v['memory']['rss_mb'].get('bid_svc', float('nan')):>12.0f}"
             f"{v['disk']['cassandra_bytes'] / int(n):>15.0f}"
+        )
+    if r.get("paired"):
+        rows.append(
+            f"(the {int(min(r['levels'], key=int)):,} row: a stack of its own, its runs taken in turns with the"
+            f" {int(max(r['levels'], key=int)):,} row's; each larger level's ratios are against the runs taken with it)"
         )
     rows.append("")
     cl = r.get("closer")
@@ -484,16 +578,27 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=10_000)
     parser.add_argument("--watched", type=int, default=1_000, help="auctions the watchers spread over")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--sequential", action="store_true", help="every level on one stack, one after another (not in turns)"
+    )
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
     settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-scale-"))).model_copy(
         update={"cassandra_jmx_port": 47199}
     )
-    with running(settings) as stack:
+    with running(settings) as stack, contextlib.ExitStack() as beside:
+        baseline = None
+        if not args.sequential and len(sizes) > 1:
+            base_settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-scale-base-")), 1000).model_copy(
+                update={"cassandra_jmx_port": 48199}
+            )
+            baseline = (base_settings, beside.enter_context(running(base_settings)))
         results = run(
             settings,
             stack,
             args.ghz,
-            [int(n) for n in args.sizes.split(",")],
+            sizes,
+            baseline=baseline,
             concurrency=args.concurrency,
             seconds=args.seconds,
             ending=args.ending,
