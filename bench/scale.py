@@ -420,10 +420,21 @@ def ratios(levels: dict[int, dict[str, Any]], closer: dict[str, Any] | None) -> 
         f"create_cost_{tag}": large["creates"]["cpu_ms_per_op"] / creates["cpu_ms_per_op"],
         f"bid_p99_{tag}": large["bids"]["p99_ms"] / bids["p99_ms"],
         f"bid_rate_{tag}": large["bids"]["per_s"] / bids["per_s"],
+        # Gavel's processes alone: the load generator does the same work per bid at every N,
+        # so its own CPU per bid rising with N is this machine's, not Gavel's.
+        f"bid_cost_servers_{tag}": _servers(large["bids"]) / _servers(bids),
     }
     if closer is not None and closer["lag_p99_s"] is not None:
         out["close_lag_p99_s"] = closer["lag_p99_s"]
     return out
+
+
+#: The processes a run's CPU counts that are not Gavel's (the client, the bench itself).
+CLIENTS = ("ghz", "bench", "envoy")
+
+
+def _servers(run: dict[str, Any]) -> float:
+    return sum(v for k, v in run["cpu_s_per_1000"].items() if k not in CLIENTS)
 
 
 def _tag(n: int) -> str:
