@@ -14,12 +14,19 @@ from pathlib import Path
 
 import jwt
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from gavel.auth import ALGORITHM, SERVICE_ROLE, mint_dev_token
 from gavel.settings import Settings
 from tests.local_stack import stack_settings
 
 TESTS = Path(__file__).parent
+
+# Property tests assert what is decided, never how fast: Hypothesis' default deadline (200 ms
+# an example) is a timed assertion, and it failed a rules test on this shared machine while a
+# benchmark ran beside it. Speed is `make bench`'s to measure.
+hypothesis_settings.register_profile("gavel", deadline=None)
+hypothesis_settings.load_profile("gavel")
 #: The layers in the order they run (pyproject's testpaths: the fault tests, which kill parts of
 #: the shared stack, last). Each test is marked with its folder's layer, so ``-m "not chaos"``
 #: or ``-m unit`` picks layers without naming paths. Then ``cluster`` (tests/cluster), on a
