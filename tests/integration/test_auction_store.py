@@ -97,6 +97,21 @@ async def test_imported_auctions_are_indistinguishable_from_created_ones(store: 
     assert [a.auction_id for a in page] == [a.auction_id for a in reversed(imported)] + [created.auction_id]
 
 
+async def test_get_many_reads_the_ones_that_exist(store: AuctionStore) -> None:
+    """Each auction as ``get`` reads it, an unknown id left out, a repeated one once (the
+    listings read their pages through it)."""
+    t = epoch()
+    seller = f"s-{uuid.uuid4()}"
+    auctions = [make(seller, t, t + timedelta(hours=2, minutes=m)) for m in range(3)]
+    for a in auctions:
+        await store.create(a)
+    unknown = uuid.uuid4()
+    ids = [auctions[0].auction_id, unknown, auctions[1].auction_id, auctions[0].auction_id, auctions[2].auction_id]
+    found = await store.get_many(ids)
+    assert found == {a.auction_id: await store.get(a.auction_id) for a in auctions}
+    assert await store.get_many([]) == {}
+
+
 async def test_get_unknown_is_none(store: AuctionStore) -> None:
     assert await store.get(uuid.uuid4()) is None
 
