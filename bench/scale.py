@@ -485,12 +485,13 @@ def run(
     on ``stack``. ``save`` gets the results after each part (a long run that fails late keeps
     what it measured)."""
     sizes = sorted(sizes)
-    benches: list[Bench] = []
-    for s, st in [(settings, stack), *([baseline] if baseline is not None and len(sizes) > 1 else [])]:
+
+    def on(s: Settings, st: Stack) -> Bench:
         session = cql.connect(s, s.cassandra_keyspace)
-        benches.append(Bench(s, st, session, AuctionStore(session), ghz_bin, concurrency, seconds))
-    bench = benches[0]
-    base = Baseline(benches[1], sizes[0]) if len(benches) > 1 else None
+        return Bench(s, st, session, AuctionStore(session), ghz_bin, concurrency, seconds)
+
+    bench = on(settings, stack)
+    base = Baseline(on(*baseline), sizes[0]) if baseline is not None and len(sizes) > 1 else None
     rng = random.Random(20261202)
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(),
@@ -532,7 +533,7 @@ def run(
             results["watchers"] = watchers_at_scale(settings, stack, watched_ids, watchers)
         results["ratios"] = ratios(levels, closer)
     finally:
-        for b in benches:
+        for b in (bench, *([base.bench] if base is not None else [])):
             b.session.cluster.shutdown()
     return results
 
