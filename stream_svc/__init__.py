@@ -3,6 +3,6 @@ watchers: the current state first, then every newer version, heartbeats when idl
 
 - ``service``: the servicer and the snapshot read from Cassandra.
 - ``fanout``: one NATS subscription per watched auction shared by the process's watchers,
-  each with a one-event (conflating) mailbox.
+  each watcher pulling the newest event from its auction's board when ready (conflation).
 - ``__main__``: ``setup`` wires the hub to Cassandra and NATS; ``SPEC`` serves it.
 """

@@ -1,14 +1,20 @@
 """One NATS subscription per watched auction, shared by all of this process's watchers.
 
 The worker publishes the full state after every change on ``auction.<id>``; events carry
-state, not deltas, so each watcher only ever needs the newest one. A watcher therefore holds
-one pending event at most (its ``Mailbox``): a slow watcher skips to the latest state
-(conflation) and its memory stays bounded however fast bids land. Versions a watcher has
-been sent only go up: anything not newer than what it already has is dropped on offer.
+state, not deltas, so each watcher only ever needs the newest one. So an event is not pushed
+to every watcher: the auction's ``Board`` keeps the newest, and each watcher's ``Mailbox``
+pulls it when the watcher is ready for its next message. An event costs one store and one
+wake-up of the watchers that are waiting; a watcher still busy sending skips to the latest
+state when it comes back (conflation), and its memory stays bounded however fast bids land.
+Versions a watcher has been sent only go up.
 
 Events are published whole (real bidder ids) and masked here, per watcher (``views``): each
-event's public view is made once per topic and shared by every watcher it does not concern;
+event's public view is made once per board and shared by every watcher it does not concern;
 only the few it does (the bidder, the leader, the seller, the buyer) get a view of their own.
+
+Measured (``make bench``, 1,000 watchers on one auction): pushing each event to every mailbox
+cost one offer per watcher per event, and with most of them conflated that was nearly all of
+stream_svc's CPU; pulling makes an event's cost the deliveries it makes.
 
 Events lost in transit (a worker that died between its Cassandra write and its publish, a
 NATS reconnect) are healed three ways: the next change carries the whole state; the worker
@@ -52,59 +58,119 @@ CONFLATED = Counter(
 Snapshot = Callable[[uuid.UUID], Awaitable[pb.AuctionEvent | None]]
 
 
+class Board:
+    """An auction's newest event, whole, with its public view made once, and the mailboxes
+    waiting for a newer one."""
+
+    __slots__ = ("_public", "_waiting", "generation", "latest")
+
+    def __init__(self) -> None:
+        self.latest: pb.AuctionEvent | None = None
+        #: How many events have been posted: a mailbox counts those it never took (conflated).
+        self.generation = 0
+        self._public: pb.AuctionEvent | None = None
+        self._waiting: set[asyncio.Future[None]] = set()
+
+    def post(self, event: pb.AuctionEvent) -> None:
+        """Keeps ``event`` if it is newer than the one held, and wakes whoever waits for it."""
+        if self.latest is not None and event.auction.version <= self.latest.auction.version:
+            return
+        self.latest, self._public = event, None
+        self.generation += 1
+        waiting, self._waiting = self._waiting, set()
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def view(self, viewer: Viewer) -> pb.AuctionEvent:
+        """``viewer``'s view of the newest event (the public one shared)."""
+        assert self.latest is not None
+        if self._public is None:
+            self._public = mask_event(self.latest, None)
+        return view_for(self.latest, viewer, self._public)
+
+    def wait(self, waiter: asyncio.Future[None]) -> None:
+        self._waiting.add(waiter)
+
+    def forget(self, waiter: asyncio.Future[None]) -> None:
+        self._waiting.discard(waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Mailbox:
-    """What one watcher has not been sent yet: at most the newest event, as its viewer sees it."""
+    """What one watcher has not been sent yet: its board's newest event, or one offered to it
+    alone (its snapshot, already masked for it), whichever is newer. Never more than one."""
 
-    __slots__ = ("_pending", "_ready", "sent_version", "viewer")
+    __slots__ = ("_board", "_own", "_taken_generation", "_waiter", "sent_version", "viewer")
 
-    def __init__(self, viewer: Viewer = None) -> None:
+    def __init__(self, viewer: Viewer = None, board: Board | None = None) -> None:
         self.viewer = viewer
         self.sent_version = -1
-        self._pending: pb.AuctionEvent | None = None
-        self._ready = asyncio.Event()
+        self._board = board if board is not None else Board()
+        self._taken_generation = self._board.generation
+        self._own: pb.AuctionEvent | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: pb.AuctionEvent) -> None:
+        """An event for this watcher alone, as it is to see it."""
         version = event.auction.version
-        if version <= self.sent_version:
+        if version <= self.sent_version or (self._own is not None and version <= self._own.auction.version):
             return
-        if self._pending is not None:
-            if version <= self._pending.auction.version:
-                return
-            CONFLATED.inc()
-        self._pending = event
-        self._ready.set()
+        self._own = event
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+    def _next(self) -> pb.AuctionEvent | None:
+        own, self._own = self._own, None
+        board = self._board
+        shared = board.latest
+        if shared is not None and shared.auction.version > max(self.sent_version, own.auction.version if own else -1):
+            skipped = board.generation - self._taken_generation - 1
+            if skipped > 0:
+                CONFLATED.inc(skipped)
+            self._taken_generation = board.generation
+            return board.view(self.viewer)
+        return own
 
     async def take(self, timeout: float) -> pb.AuctionEvent | None:
         """The pending event, waiting up to ``timeout`` seconds for one; None if none came."""
-        if self._pending is None:
-            self._ready.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), timeout)
-        event, self._pending = self._pending, None
+        event = self._next()
+        if event is None and timeout > 0:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            self._board.wait(waiter)
+            timer = loop.call_later(timeout, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._board.forget(waiter)
+                self._waiter = None
+            event = self._next()
         if event is not None:
             self.sent_version = event.auction.version
         return event
 
 
 class _Topic:
-    """One watched auction: its subscription, its watchers, and the newest state seen."""
+    """One watched auction: its subscription, its board and its watchers."""
 
     def __init__(self, auction_id: uuid.UUID) -> None:
         self.auction_id = auction_id
-        self.mailboxes: set[Mailbox] = set()
-        self.latest: pb.AuctionEvent | None = None
+        self.board = Board()
+        self.watchers = 0
         self.last_event_at = time.monotonic()
         self.subscribed: asyncio.Future[Subscription] = asyncio.get_running_loop().create_future()
         self.refresher: asyncio.Task[None] | None = None
 
     def dispatch(self, event: pb.AuctionEvent) -> None:
-        """``event`` is whole: each watcher is offered its own view of it."""
+        """``event`` is whole: each watcher takes its own view of it when it is ready."""
         self.last_event_at = time.monotonic()
-        if self.latest is None or event.auction.version > self.latest.auction.version:
-            self.latest = event
-        public = mask_event(event, None)
-        for mailbox in self.mailboxes:
-            mailbox.offer(view_for(event, mailbox.viewer, public))
+        self.board.post(event)
 
 
 class Hub:
@@ -126,18 +192,16 @@ class Hub:
             topic = self._topics[auction_id] = _Topic(auction_id)
             TOPICS.set(len(self._topics))
             self._spawn(self._subscribe(topic))
-        mailbox = Mailbox(viewer)
-        topic.mailboxes.add(mailbox)
+        mailbox = Mailbox(viewer, topic.board)  # the newest event this process has, at once
+        topic.watchers += 1
         WATCHERS.inc()
         try:
             await asyncio.shield(topic.subscribed)
-            if topic.latest is not None:
-                mailbox.offer(mask_event(topic.latest, viewer))
             yield mailbox
         finally:
             WATCHERS.dec()
-            topic.mailboxes.discard(mailbox)
-            if not topic.mailboxes and self._topics.get(auction_id) is topic:
+            topic.watchers -= 1
+            if not topic.watchers and self._topics.get(auction_id) is topic:
                 del self._topics[auction_id]
                 TOPICS.set(len(self._topics))
                 self._spawn(self._unsubscribe(topic))
