@@ -30,13 +30,15 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from gavel import bus
 from gavel.api.auction.v1 import auction_pb2 as pb
@@ -47,12 +49,32 @@ log = logging.getLogger(__name__)
 WATCHERS = Gauge("gavel_stream_watchers", "Open WatchAuction streams in this process")
 TOPICS = Gauge("gavel_stream_topics", "Auctions with at least one local watcher (one NATS subscription each)")
 EVENTS_IN = Counter("gavel_stream_events_received_total", "State events received from NATS or a refresh", ["source"])
-DELIVERED = Counter(
-    "gavel_stream_events_delivered_total", "Auction events handed to watchers' streams (heartbeats apart)"
-)
-CONFLATED = Counter(
-    "gavel_stream_events_conflated_total", "Events replaced by a newer one before a slow watcher took them"
-)
+
+
+class Tally(Collector):
+    """The per-delivery counts, kept as plain integers and exposed as counters when scraped:
+    a Prometheus ``Counter.inc`` takes a lock and checks its labels, and once per delivery that
+    was 9% of stream_svc's CPU with 1,000 watchers (py-spy, ``make bench``'s fan-out run)."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.conflated = 0
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "gavel_stream_events_delivered",
+            "Auction events handed to watchers' streams (heartbeats apart)",
+            value=self.delivered,
+        )
+        yield CounterMetricFamily(
+            "gavel_stream_events_conflated",
+            "Events a watcher never got because a newer one came before it was ready",
+            value=self.conflated,
+        )
+
+
+TALLY = Tally()
+REGISTRY.register(TALLY)
 
 #: Reads the current state of an auction as a whole event (None when it does not exist).
 Snapshot = Callable[[uuid.UUID], Awaitable[pb.AuctionEvent | None]]
@@ -131,7 +153,7 @@ class Mailbox:
         if shared is not None and shared.auction.version > max(self.sent_version, own.auction.version if own else -1):
             skipped = board.generation - self._taken_generation - 1
             if skipped > 0:
-                CONFLATED.inc(skipped)
+                TALLY.conflated += skipped
             self._taken_generation = board.generation
             return board.view(self.viewer)
         return own

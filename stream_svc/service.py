@@ -16,7 +16,7 @@ from gavel.errors import NotFound
 from gavel.interceptors import require_principal, viewer
 from gavel.messages import event_to_pb, parse_id
 from gavel.views import mask_event
-from stream_svc.fanout import DELIVERED, Hub, Snapshot
+from stream_svc.fanout import TALLY, Hub, Snapshot
 from stream_svc.inbox import Inbox, parse_after
 from stream_svc.quota import WatchQuota, client_of
 
@@ -79,7 +79,7 @@ class StreamService(pb_grpc.StreamServiceServicer):
                     if event is None:
                         yield HEARTBEAT
                         continue
-                    DELIVERED.inc()
+                    TALLY.delivered += 1
                     yield event
                     if is_final(event.auction):
                         return

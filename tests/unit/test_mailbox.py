@@ -7,10 +7,11 @@ import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY, generate_latest
 
 from gavel.api.auction.v1 import auction_pb2 as pb
 from gavel.auth import Principal
-from stream_svc.fanout import CONFLATED, Board, Mailbox
+from stream_svc.fanout import TALLY, Board, Mailbox
 
 
 def event(version: int) -> pb.AuctionEvent:
@@ -106,13 +107,13 @@ def test_a_watcher_back_from_sending_takes_only_the_newest_and_counts_the_skippe
     async def run() -> None:
         board = Board()
         mailbox = Mailbox(None, board)
-        before = CONFLATED._value.get()
+        before = TALLY.conflated
         for version in (1, 2, 3, 5):
             board.post(event(version))
         board.post(event(4))  # older than the newest: kept out
         got = await mailbox.take(timeout=0)
         assert got is not None and got.auction.version == 5
-        assert CONFLATED._value.get() - before == 3, "three posted events were never sent to it"
+        assert TALLY.conflated - before == 3, "three posted events were never sent to it"
         assert await mailbox.take(timeout=0) is None
 
     asyncio.run(run())
@@ -129,3 +130,13 @@ def test_a_new_watcher_starts_from_the_newest_event_the_board_has() -> None:
         assert await late.take(timeout=0) is None
 
     asyncio.run(run())
+
+
+def test_the_tally_is_scraped_as_counters() -> None:
+    """Kept as plain integers, read by Prometheus under the counters' names."""
+    TALLY.delivered += 2
+    text = generate_latest(REGISTRY).decode()
+    samples = dict(x.split() for x in text.splitlines() if x.startswith("gavel_stream_events_"))
+    assert float(samples["gavel_stream_events_delivered_total"]) == TALLY.delivered
+    assert float(samples["gavel_stream_events_conflated_total"]) == TALLY.conflated
+    assert "# TYPE gavel_stream_events_delivered_total counter" in text
