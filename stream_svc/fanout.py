@@ -101,8 +101,7 @@ class Board:
         self.generation += 1
         waiting, self._waiting = self._waiting, set()
         for waiter in waiting:
-            if not waiter.done():
-                waiter.set_result(None)
+            _wake(waiter)
 
     def view(self, viewer: Viewer) -> pb.AuctionEvent:
         """``viewer``'s view of the newest event (the public one shared)."""
