@@ -195,7 +195,8 @@ async def test_no_acknowledged_bid_is_lost(
                     history = await all_bids(stub, auction_id)
                     bids = placed(history)
                     assert {b.bid_id for b in bids} == set(decided), "the history lists exactly the decided bids"
-                    assert all(decided[b.bid_id] == b for b in bids), "the history says what GetBid says"
+                    differ = [(decided[b.bid_id], b) for b in bids if decided[b.bid_id] != b]
+                    assert not differ, f"the history says what GetBid says; GetBid, history: {differ}"
                     check_history(history, finals[auction_id])
                     for bid_id, sent in replies.items():
                         if sent.reply.status in DECIDED:
