@@ -85,6 +85,25 @@ def _carried(group: Group) -> Auction | None:
     return max(states, key=lambda a: a.version) if states else None
 
 
+def _each_once(group: Group) -> list[commands.AnyCommand]:
+    """The group's commands, each once, where it first appears. The log can hand a worker
+    the same command twice while the first copy is still undecided: JetStream redelivers
+    what was unacknowledged when NATS restarts, and a bid appended again after the
+    duplicate window is a second entry with the same ``bid_id``. Both copies in one group,
+    folded twice, decided the bid twice in one compare-and-set: two versions for one bid,
+    two outcomes for its one row (which Cassandra merges cell by cell) and two history rows
+    (seen after a ``kill -9`` of NATS). A bid is one by its ``bid_id``; any other command by
+    its place in the log. The copies are still answered and acknowledged with the group."""
+    seen: set[uuid.UUID | int] = set()
+    once: list[commands.AnyCommand] = []
+    for msg, command in group:
+        key = command.bid_id if isinstance(command, commands.BID_COMMANDS) else msg.metadata.sequence.stream
+        if key not in seen:
+            seen.add(key)
+            once.append(command)
+    return once
+
+
 class Decider:
     """Shared by all of a worker's partitions; what it knows of an auction lives in its lane."""
 
@@ -181,7 +200,7 @@ class Decider:
         now = self._clock()
         todo = [
             (_to_domain(c, now), c)
-            for _, c in group
+            for c in _each_once(group)
             if not (isinstance(c, commands.BID_COMMANDS) and c.bid_id in already)
         ]
         needs = any(isinstance(d, NEEDS_HISTORY) for d, _ in todo)
