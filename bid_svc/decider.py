@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 import nats.errors
 from cassandra import OperationTimedOut, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -71,9 +72,18 @@ class _Conflict(Exception):
     """The compare-and-set did not apply (or its outcome is unknown): re-read and decide again."""
 
 
-#: Retried with backoff: a lost race, Cassandra or NATS unavailable. Anything else is a bug
-#: and surfaces (the partition restarts from its ack floor; see ``failed``).
-TRANSIENT = (_Conflict, RequestExecutionException, OperationTimedOut, NoHostAvailable, nats.errors.Error, OSError)
+#: Retried with backoff: a lost race, Cassandra or NATS unavailable (a connection reset by a
+#: node that died is one: it surfaced as a bug and restarted the partition). Anything else
+#: is a bug and surfaces (the partition restarts from its ack floor; see ``failed``).
+TRANSIENT = (
+    _Conflict,
+    RequestExecutionException,
+    OperationTimedOut,
+    NoHostAvailable,
+    ConnectionException,
+    nats.errors.Error,
+    OSError,
+)
 
 
 def _carried(group: Group) -> Auction | None:

@@ -18,6 +18,7 @@ import uuid
 
 from cassandra import OperationTimedOut, WriteTimeout
 from cassandra.cluster import Session
+from cassandra.connection import ConnectionException
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
 
 from bid_svc.bid_rows import (
@@ -134,7 +135,8 @@ class Ledger:
                     batch.add(self._retract, (after.auction_id, bid_id))
         try:
             result = await cql.execute(self._session, batch, profile=cql.LWT_PROFILE)
-        except (WriteTimeout, OperationTimedOut):
+        except (WriteTimeout, OperationTimedOut, ConnectionException):
+            # The connection died with the batch in flight (a node killed): it may have applied.
             return None
         return cql.applied(result)
 

@@ -29,6 +29,7 @@ import grpc
 import nats.errors
 from cassandra import OperationTimedOut, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
 from google.protobuf.message import Message
 from grpc._cython.cygrpc import ExecuteBatchError  # type: ignore[import-not-found]  # what a send on a gone call raises (not re-exported)
 from grpc.aio import ServicerContext as _ServicerContext
@@ -82,7 +83,15 @@ RPC_SECONDS = Histogram(
 #: use after a restart): the request may succeed if retried, so the caller is told UNAVAILABLE,
 #: not INTERNAL. Seen in the fault tests: after Cassandra came back, a stream service that had
 #: not read from it meanwhile failed its next reads on the dead connection, as INTERNAL.
-BACKEND_UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, nats.errors.Error)
+#: A connection reset under a request in flight (the node killed) is the same: a statement
+#: with no driver retries (the LWT profile) surfaces it as it is.
+BACKEND_UNAVAILABLE = (
+    NoHostAvailable,
+    OperationTimedOut,
+    RequestExecutionException,
+    ConnectionException,
+    nats.errors.Error,
+)
 
 
 async def abort_for(exc: Exception, method: str, context: ServicerContext) -> NoReturn:

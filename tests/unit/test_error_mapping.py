@@ -10,6 +10,7 @@ import nats.errors
 import pytest
 from cassandra import OperationTimedOut
 from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionShutdown
 
 from gavel.errors import NotFound
 from gavel.interceptors import abort_for
@@ -44,6 +45,7 @@ async def answer(exc: Exception) -> grpc.StatusCode | None:
     [
         NoHostAvailable("Unable to complete the operation against any hosts", {}),
         OperationTimedOut("timed out"),
+        ConnectionShutdown("[Errno 104] Connection reset by peer"),
         nats.errors.ConnectionClosedError(),
         nats.errors.NoRespondersError(),
     ],
