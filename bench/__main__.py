@@ -25,7 +25,7 @@ from typing import Any
 import nats
 from nats.js.api import StorageType, StreamConfig
 
-from bench import fanout, jvm, notify, report
+from bench import drivers, fanout, jvm, notify, report
 from bench.runs import bench_settings, delta, ghz, measure, summary
 from bid_svc.ledger import Ledger
 from devstack.stack import running
@@ -206,7 +206,9 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=1000, help="WatchAuction streams in the fan-out run")
     parser.add_argument("--users", type=int, default=1000, help="connected users in the notification run")
     parser.add_argument(
-        "--parts", default="path,fanout,notify", help="which runs: path (PlaceBid and baselines), fanout, notify"
+        "--parts",
+        default="path,fanout,notify,drivers",
+        help="which runs: path (PlaceBid and baselines), fanout, notify, drivers (bench/drivers.py)",
     )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -249,6 +251,8 @@ def main() -> None:
                 per_event = 1000 * fan["stream_svc_cpu_s_burst"] / max(1, fan["deliveries"])
                 note: Any = results["notifications"]
                 note["stream_svc_cpu_vs_watch_event"] = note["cpu_ms_per_notification"]["stream_svc"] / per_event
+        if "drivers" in parts:
+            results["drivers"] = drivers.run(settings, pids["cassandra"], c)
         if "path" not in parts:
             session.cluster.shutdown()
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
@@ -403,6 +407,17 @@ def table(r: dict) -> str:
             ),
             "",
         ]
+    if "drivers" in r:
+        d = r["drivers"]
+        rows.append("drivers, the worker's two writes (client CPU ms per op, Cassandra's, per s):")
+        for kind, what in (("cas", "compare-and-set batch"), ("rows", "two-row history batch")):
+            py, ac = d["python"][kind], d["acsylla"][kind]
+            rows.append(
+                f"  {what:<22} python {py['client_cpu_ms_per_op']:.3f} / {py['cassandra_cpu_ms_per_op']:.3f} /"
+                f" {py['per_s']:.0f}   acsylla {ac['client_cpu_ms_per_op']:.3f} / {ac['cassandra_cpu_ms_per_op']:.3f} /"
+                f" {ac['per_s']:.0f}   client CPU x{d['acsylla_vs_python_client_cpu'][kind]:.2f}"
+            )
+        rows.append("")
     if "ratios" not in r:
         return "\n".join(rows)
     w = r["warm_up"]
