@@ -6,7 +6,9 @@ locally; only the thread holding the GIL, so the shares are of Python's CPU, not
 waiting) and JFR samples Cassandra, both for the same window. Written to ``build/profile/``:
 ``bid_svc.svg`` (a flame graph), ``bid_svc.txt`` (functions by share of samples, self and
 total), ``cassandra.jfr`` and ``cassandra.txt`` (the hottest frames of JFR's execution
-samples), and ``nats.json`` (the server's /varz before and after: messages, bytes, CPU).
+samples), and ``nats.json`` (the server's /varz before and after: messages, bytes, CPU), and
+``cassandra_requests.json`` (Cassandra's requests per bid by table, from its virtual tables),
+``nats.pprof`` and ``nats.txt`` (the NATS server's own CPU profile, by its Go profiler).
 Figures are shares of one process's samples, so they hold on a noisy machine too.
 """
 
@@ -23,6 +25,8 @@ import tempfile
 import threading
 import urllib.request
 from pathlib import Path
+
+from cassandra.cluster import Session
 
 from bench.__main__ import bid_data, create_lots
 from bench.runs import bench_settings, ghz
@@ -78,10 +82,47 @@ def jfr_top(recording: Path, n: int = 25) -> list[str]:
     return [f"{total} samples; share  frame"] + [f"{100 * c / total:5.1f}  {f}" for f, c in frames.most_common(n)]
 
 
+def go_top(profile: Path, n: int = 30) -> list[str]:
+    """NATS's hottest functions by cumulative share (``go tool pprof``, from the Go toolchain
+    that builds ghz): where the server's CPU goes, e.g. its consumers' state files."""
+    go = shutil.which("go")
+    if go is None:
+        return ["(no go tool on PATH)"]
+    printed = subprocess.run(
+        [go, "tool", "pprof", "-top", "-cum", f"-nodecount={n}", str(profile)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return printed.splitlines()
+
+
 def varz(port: int) -> dict[str, object]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/varz", timeout=5) as reply:
         data: dict[str, object] = json.load(reply)
     return {k: data[k] for k in ("in_msgs", "out_msgs", "in_bytes", "out_bytes", "cpu", "connections") if k in data}
+
+
+#: Cassandra's own request counters (virtual tables), by keyspace and table: what one bid
+#: costs it in requests, including the Paxos rounds' writes to ``system.paxos``.
+REQUEST_TABLES = (
+    "coordinator_read_latency",
+    "coordinator_write_latency",
+    "coordinator_scan_latency",
+    "local_read_latency",
+    "local_write_latency",
+    "local_scan_latency",
+)
+
+
+def cassandra_requests(session: Session) -> dict[str, int]:
+    """``table keyspace.table`` -> requests so far (the tables with any)."""
+    counts: dict[str, int] = {}
+    for view in REQUEST_TABLES:
+        for row in session.execute(f"SELECT keyspace_name, table_name, count FROM system_views.{view}"):
+            if row.count:
+                counts[f"{view} {row.keyspace_name}.{row.table_name}"] = row.count
+    return counts
 
 
 def main() -> None:
@@ -92,7 +133,9 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-profile-")))
-    with running(settings) as stack:
+    # The server's Go profiler, for this stack only (one port past its monitor).
+    prof_port = settings.nats_monitor_port + 1
+    with running(settings, nats_config=f"\nprof_port: {prof_port}\n") as stack:
         session = cql.connect(settings, settings.cassandra_keyspace)
         lots = asyncio.run(create_lots(settings, AuctionStore(session), 500))
         token = mint_dev_token("bench-bidder", settings.jwt_secret)
@@ -110,7 +153,14 @@ def main() -> None:
         jcmd = shutil.which("jcmd")
         if jcmd:
             subprocess.run([jcmd, str(pids["cassandra"]), "JFR.start", "name=gavel"], check=True, capture_output=True)
+        nats_profile = OUT / "nats.pprof"
+        nats_url = f"http://127.0.0.1:{prof_port}/debug/pprof/profile?seconds={secs}"
+        nats_sampler = threading.Thread(
+            target=lambda: nats_profile.write_bytes(urllib.request.urlopen(nats_url, timeout=secs + 30).read())
+        )
+        nats_sampler.start()
         before = varz(settings.nats_monitor_port)
+        requests_before = cassandra_requests(session)
         ran: list[dict[str, object]] = []
         load = threading.Thread(
             target=lambda: ran.append(ghz(args.ghz, target, token, bid_data(lots), args.concurrency, secs))
@@ -118,23 +168,38 @@ def main() -> None:
         load.start()
         load.join()
         after = varz(settings.nats_monitor_port)
+        requests_after = cassandra_requests(session)
         if jcmd:
             for command in (["JFR.dump", "name=gavel", f"filename={recording}"], ["JFR.stop", "name=gavel"]):
                 subprocess.run([jcmd, str(pids["cassandra"]), *command], check=True, capture_output=True)
+        nats_sampler.join()
         for spy_process in spies:
             spy_process.wait(timeout=60)
         session.cluster.shutdown()
     (OUT / "bid_svc.txt").write_text("\n".join(top(collapsed)) + "\n")
     if recording.exists():
         (OUT / "cassandra.txt").write_text("\n".join(jfr_top(recording)) + "\n")
+    if nats_profile.exists():
+        (OUT / "nats.txt").write_text("\n".join(go_top(nats_profile)) + "\n")
     bids = int(ran[0]["ops"]) if ran else 0  # type: ignore[call-overload]
     per_bid = {k: (int(after[k]) - int(before[k])) / max(1, bids) for k in before if k not in ("connections", "cpu")}  # type: ignore[call-overload]
+    requests = {
+        k: (n - requests_before.get(k, 0)) / max(1, bids)
+        for k, n in sorted(requests_after.items())
+        if n > requests_before.get(k, 0)
+    }
+    (OUT / "cassandra_requests.json").write_text(json.dumps({"bids": bids, "per_bid": requests}, indent=2) + "\n")
     (OUT / "nats.json").write_text(
         json.dumps({"bids": bids, "per_bid": per_bid, "before": before, "after": after}, indent=2) + "\n"
     )
     print((OUT / "bid_svc.txt").read_text())
     if (OUT / "cassandra.txt").exists():
         print((OUT / "cassandra.txt").read_text())
+    if (OUT / "nats.txt").exists():
+        print((OUT / "nats.txt").read_text())
+    print(f"cassandra requests per bid ({bids} bids):")
+    for k, v in requests.items():
+        print(f"  {v:6.3f}  {k}")
     print(f"nats per bid ({bids} bids): " + ", ".join(f"{k} {v:.2f}" for k, v in per_bid.items()))
 
 

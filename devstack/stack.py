@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from devstack import components as c
 from devstack.process import ManagedProcess
@@ -22,9 +23,17 @@ log = logging.getLogger(__name__)
 
 class Stack:
     def __init__(
-        self, settings: Settings, *, gateway: bool = True, services: bool = True, monitoring: bool = False
+        self,
+        settings: Settings,
+        *,
+        gateway: bool = True,
+        services: bool = True,
+        monitoring: bool = False,
+        nats_config: str = "",
     ) -> None:
         self.settings = settings
+        #: Appended to the NATS server's configuration (``make profile`` opens its profiler).
+        self.nats_config = nats_config
         self.gateway = gateway
         self.services = services
         #: Prometheus too (make up); the tests start their own where they need one.
@@ -66,7 +75,7 @@ class Stack:
         """Cassandra and NATS, each ready; a cluster (devstack/cluster.py) starts its nodes instead."""
         s = self.settings
         # The two stores start together; each is then awaited on its own readiness.
-        cassandra, nats = c.cassandra_process(s), c.nats_process(s)
+        cassandra, nats = c.cassandra_process(s), c.nats_process(s, more_config=self.nats_config)
         self._readiness[cassandra.name] = (lambda: c.cassandra_ready(s), 180)
         cassandra.start()
         self.processes[cassandra.name] = cassandra
@@ -110,7 +119,7 @@ class Stack:
 
 
 @contextmanager
-def running(settings: Settings, **kwargs: bool) -> Iterator[Stack]:
+def running(settings: Settings, **kwargs: Any) -> Iterator[Stack]:
     stack = Stack(settings, **kwargs)
     stack.start()
     try:
