@@ -193,7 +193,7 @@ class Partition:
         self._resume_points = resume_points
         self._decider = decider
         self._on_failure = on_failure
-        self.durable = f"worker-p{number}"
+        self.durable = bus.worker_durable(number)
         self.lanes: dict[uuid.UUID, Lane] = {}
         # The state each auction had after our last write to it: the next command for it
         # skips the SERIAL read. Only this owner writes these auctions, and a stale entry is
