@@ -126,9 +126,12 @@ def ghz(
     concurrency: int,
     seconds: float,
     call: str = "auction.v1.BidService.PlaceBid",
+    rps: float | None = None,
 ) -> dict[str, Any]:
     """One ghz run; ``data`` is round-robined (ghz templates such as ``{{newUUID}}`` apply),
-    passed in a file: a sample of many auctions does not fit on a command line."""
+    passed in a file: a sample of many auctions does not fit on a command line. ``rps``: an
+    offered load of that many calls a second (ghz's constant schedule) rather than as many as
+    ``concurrency`` calls in flight allow."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as messages:
         json.dump(data, messages)
         messages.flush()
@@ -154,6 +157,7 @@ def ghz(
                 "json",
                 "--skipFirst",
                 str(concurrency),
+                *(["--rps", str(max(1, round(rps)))] if rps else []),
                 target,
             ],
             check=True,

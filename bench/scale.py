@@ -5,7 +5,8 @@ on the other the number of open auctions is raised step by step (100,000, then 1
 At each N the same runs are measured as ``make bench`` measures them (ghz, CPU per operation
 of every process, the client included): PlaceBid on auctions drawn uniformly from all N, so
 no cache hides the size, and CreateAuction, each run taken in turns with the same run on the
-small stack (``alternated``). Then the memory every process holds and the disk Cassandra and
+small stack (``alternated``). PlaceBid runs twice: flat out (the rate N sustains) and paced at
+one offered load for every N (what a bid costs and how long it takes: ``ratios``). Then the memory every process holds and the disk Cassandra and
 NATS use, per open auction. After the largest N, the closer (10,000 auctions ending in one
 minute among them) and the watchers (10,000 WatchAuction streams over 1,000 auctions on one
 stream_svc).
@@ -64,6 +65,9 @@ SAMPLE = 20_000
 SELLERS = 10_000
 #: PlaceBid runs per level, of which the median is the level's figure.
 REPEATS = 3
+#: The paced bid runs' offered load, as a share of the smallest N's rate run flat out: well
+#: below what the largest N sustains (0.78x the smallest's, measured), so both keep up.
+PACED_FRACTION = 0.5
 BIDDER = "scale-bidder"
 #: The issue's goals for the ratios: ceilings.
 GOALS = {"bid_cost_1m_vs_1k": 1.1, "create_cost_1m_vs_1k": 1.1, "bid_p99_1m_vs_1k": 1.2, "close_lag_p99_s": 5.0}
@@ -146,20 +150,21 @@ class Bench:
         }
         return result
 
-    def bids(self, n: int, rng: random.Random) -> dict[str, Any]:
+    def bids(self, n: int, rng: random.Random, rps: float | None = None) -> dict[str, Any]:
         """PlaceBid at N: the median of ``REPEATS`` runs, each over a fresh sample."""
-        return median_run([self.bid_run(n, rng) for _ in range(REPEATS)])
+        return median_run([self.bid_run(n, rng, rps) for _ in range(REPEATS)])
 
-    def bid_run(self, n: int, rng: random.Random) -> dict[str, Any]:
+    def bid_run(self, n: int, rng: random.Random, rps: float | None = None) -> dict[str, Any]:
         """One ghz run of PlaceBid over auctions drawn uniformly from all N. Every bid beats the
         one before it (its amount is the time it is sent, in ms), so the outcomes are the same
         at every N (accepted) and a level compares the same work, not a mix that shifts with N
-        (random amounts are mostly refused among a thousand auctions, accepted among a million)."""
+        (random amounts are mostly refused among a thousand auctions, accepted among a million).
+        ``rps``: paced at that offered load (``PACED_FRACTION``); else as fast as it goes."""
         ids = [lot_id(i) for i in rng.sample(range(n), min(n, SAMPLE))]
         data: list[dict[str, object]] = [{"auction_id": str(a), "amount": "{{.TimestampUnixMilli}}"} for a in ids]
         token = mint_dev_token(BIDDER, self.settings.jwt_secret)
         target = self.settings.target("bid")
-        return self.measured(lambda: ghz(self.ghz_bin, target, token, data, self.concurrency, self.seconds))
+        return self.measured(lambda: ghz(self.ghz_bin, target, token, data, self.concurrency, self.seconds, rps=rps))
 
     def creates(self) -> dict[str, Any]:
         day = datetime.now(UTC) + timedelta(days=3)
@@ -388,20 +393,32 @@ class Baseline:
     n: int
 
 
-def level(bench: Bench, n: int, rng: random.Random, baseline: Baseline | None = None) -> dict[str, Any]:
+def level(
+    bench: Bench, n: int, rng: random.Random, baseline: Baseline | None = None, paced: float | None = None
+) -> dict[str, Any]:
     """One level's figures; with ``baseline``, its bid and create runs taken in turns with the
-    baseline's (kept as ``baseline_bids`` / ``baseline_creates``: what its ratios divide by)."""
+    baseline's (kept as ``baseline_bids`` / ``baseline_creates``: what its ratios divide by).
+    Bids twice: as fast as they go (``bids``: the rate), and paced at ``paced`` bids a second
+    (``paced_bids``: the cost and the latency); without ``paced``, at ``PACED_FRACTION`` of
+    the smallest N's rate just measured."""
     started = time.monotonic()
     out: dict[str, Any] = {"open_auctions": n}
     if baseline is None:
         out["bids"] = bench.bids(n, rng)
+        rate = paced or PACED_FRACTION * out["bids"]["per_s"]
+        out["paced_bids"] = bench.bids(n, rng, rate)
         out["creates"] = bench.creates()
     else:
         base = baseline.bench
         out["bids"], out["baseline_bids"] = alternated(
             lambda: bench.bid_run(n, rng), lambda: base.bid_run(baseline.n, rng)
         )
+        rate = paced or PACED_FRACTION * out["baseline_bids"]["per_s"]
+        out["paced_bids"], out["baseline_paced_bids"] = alternated(
+            lambda: bench.bid_run(n, rng, rate), lambda: base.bid_run(baseline.n, rng, rate)
+        )
         out["creates"], out["baseline_creates"] = alternated(bench.creates, base.creates)
+    out["paced_rps"] = rate
     out["memory"] = bench.memory()
     out["disk"] = bench.disk()
     out["measured_s"] = time.monotonic() - started
@@ -410,19 +427,36 @@ def level(bench: Bench, n: int, rng: random.Random, baseline: Baseline | None = 
 
 def ratios(levels: dict[int, dict[str, Any]], closer: dict[str, Any] | None) -> dict[str, float]:
     """The largest level against the smallest: against the baseline runs taken in turns with
-    it, where it has them (``level``)."""
+    it, where it has them (``level``).
+
+    A bid's cost and latency are the paced runs' (the same offered load at both N): run as
+    fast as it goes, the smaller N also runs faster, and both figures then measure the rate
+    as much as N. Its latency is ``concurrency`` ÷ rate (Little's law) and its CPU per bid
+    carries every process's per-second work (timers, lease rounds, consumer state files, the
+    load generator's own idling) spread over fewer bids: measured so on 2026-12-03, the load
+    generator's own CPU per bid, the same work at every N, rose 1.40x with the rate's fall.
+    The saturated figures stay beside them (``_saturated``), with the rate they fell to."""
     large = levels[max(levels)]
-    bids = large.get("baseline_bids", levels[min(levels)]["bids"])
-    creates = large.get("baseline_creates", levels[min(levels)]["creates"])
+    small = levels[min(levels)]
+    bids = large.get("baseline_bids", small["bids"])
+    paced = large.get("baseline_paced_bids", small.get("paced_bids"))
+    creates = large.get("baseline_creates", small["creates"])
     tag = _tag(max(levels)) + "_vs_" + _tag(min(levels))
-    out = {
-        f"bid_cost_{tag}": large["bids"]["cpu_ms_per_op"] / bids["cpu_ms_per_op"],
+    out: dict[str, float] = {}
+    if paced is not None and "paced_bids" in large:
+        out[f"bid_cost_{tag}"] = large["paced_bids"]["cpu_ms_per_op"] / paced["cpu_ms_per_op"]
+        out[f"bid_p99_{tag}"] = large["paced_bids"]["p99_ms"] / paced["p99_ms"]
+        out[f"bid_cost_servers_{tag}"] = _servers(large["paced_bids"]) / _servers(paced)
+        # Whether the larger N kept up with the offered load (else it was saturated after all).
+        out[f"paced_rate_{tag}"] = large["paced_bids"]["per_s"] / paced["per_s"]
+    out |= {
         f"create_cost_{tag}": large["creates"]["cpu_ms_per_op"] / creates["cpu_ms_per_op"],
-        f"bid_p99_{tag}": large["bids"]["p99_ms"] / bids["p99_ms"],
         f"bid_rate_{tag}": large["bids"]["per_s"] / bids["per_s"],
+        f"bid_cost_saturated_{tag}": large["bids"]["cpu_ms_per_op"] / bids["cpu_ms_per_op"],
+        f"bid_p99_saturated_{tag}": large["bids"]["p99_ms"] / bids["p99_ms"],
         # Gavel's processes alone: the load generator does the same work per bid at every N,
         # so its own CPU per bid rising with N is this machine's, not Gavel's.
-        f"bid_cost_servers_{tag}": _servers(large["bids"]) / _servers(bids),
+        f"bid_cost_servers_saturated_{tag}": _servers(large["bids"]) / _servers(bids),
     }
     if closer is not None and closer["lag_p99_s"] is not None:
         out["close_lag_p99_s"] = closer["lag_p99_s"]
@@ -478,12 +512,14 @@ def run(
     closing_window: timedelta = timedelta(minutes=1),
     baseline: tuple[Settings, Stack] | None = None,
     save: Callable[[dict[str, Any]], None] = lambda results: None,
+    paced_rps: float | None = None,
 ) -> dict[str, Any]:
     """Every part on a running stack; ``make test`` runs it with small figures. With
     ``baseline`` (a second stack), the smallest N is loaded there and every larger level, on
     ``stack``, is measured in turns with it (``level``); without, the levels follow each other
     on ``stack``. ``save`` gets the results after each part (a long run that fails late keeps
-    what it measured)."""
+    what it measured). ``paced_rps``: the paced bid runs' offered load (else set by the first
+    level, ``level``)."""
     sizes = sorted(sizes)
 
     def on(s: Settings, st: Stack) -> Bench:
@@ -511,11 +547,14 @@ def run(
             loaded = n
             if i == 0 and warm:
                 results["warm_up"] = warm_up(bench, n, rng)
-            levels[n] = {**level(bench, n, rng, base), **figures}
+            levels[n] = {**level(bench, n, rng, base, paced_rps), **figures}
+            paced_rps = levels[n]["paced_rps"]  # one offered load for every level
             if base is not None:
                 levels[base.n] = {
                     "open_auctions": base.n,
                     "bids": levels[n]["baseline_bids"],
+                    "paced_bids": levels[n]["baseline_paced_bids"],
+                    "paced_rps": paced_rps,
                     "creates": levels[n]["baseline_creates"],
                     "memory": base.bench.memory(),
                     "disk": base.bench.disk(),
@@ -541,12 +580,15 @@ def run(
 def table(r: dict[str, Any]) -> str:
     rows = [
         f"{'open auctions':>14}{'bid/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/bid':>11}"
+        f"{'paced/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/bid':>11}"
         f"{'create/s':>9}{'p99 ms':>8}{'cpu ms/create':>14}{'bid_svc MiB':>12}{'disk B/auction':>15}"
     ]
     for n, v in r["levels"].items():
         b, c = v["bids"], v["creates"]
+        p = v.get("paced_bids") or {k: float("nan") for k in ("per_s", "p50_ms", "p99_ms", "cpu_ms_per_op")}
         rows.append(
             f"{int(n):>14,}{b['per_s']:>8.0f}{b['p50_ms']:>8.1f}{b['p99_ms']:>8.1f}{b['cpu_ms_per_op']:>11.2f}"
+            f"{p['per_s']:>8.0f}{p['p50_ms']:>8.1f}{p['p99_ms']:>8.1f}{p['cpu_ms_per_op']:>11.2f}"
             f"{c['per_s']:>9.0f}{c['p99_ms']:>8.1f}{c['cpu_ms_per_op']:>14.2f}"
             f"{v['memory']['rss_mb'].get('bid_svc', float('nan')):>12.0f}"
             f"{v['disk']['cassandra_bytes'] / int(n):>15.0f}"
@@ -576,7 +618,7 @@ def table(r: dict[str, Any]) -> str:
     for name, value in r["ratios"].items():
         goal = GOALS.get(name)
         verdict = f"   (goal <= {goal}: {'met' if value <= goal else 'not met'})" if goal else ""
-        rows.append(f"{name:<28}{value:>8.2f}{verdict}")
+        rows.append(f"{name:<36}{value:>8.2f}{verdict}")
     return "\n".join(rows)
 
 
@@ -586,6 +628,12 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES), help="open auctions at each level")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--paced-rps",
+        type=float,
+        default=None,
+        help="the paced bid runs' load (default: a share of the smallest N's rate)",
+    )
     parser.add_argument("--ending", type=int, default=10_000, help="auctions ending in one minute (closer run)")
     parser.add_argument("--watchers", type=int, default=10_000)
     parser.add_argument("--watched", type=int, default=1_000, help="auctions the watchers spread over")
@@ -617,6 +665,7 @@ def main() -> None:
             watchers=args.watchers,
             watched=args.watched,
             save=lambda partial: args.out.write_text(json.dumps(partial, indent=2) + "\n"),
+            paced_rps=args.paced_rps,
         )
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))

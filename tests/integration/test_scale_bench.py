@@ -43,6 +43,12 @@ def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
         accepted = level["bids"]["bid_svc_counters"]['place_bid_answers_total{status="BID_STATUS_ACCEPTED"}']
         assert accepted >= 0.9 * level["bids"]["status"]["OK"]
         assert len(level["bids"]["cpu_ms_per_op_runs"]) == scale.REPEATS
+        # Paced: one offered load at every N, set from the smallest N's rate flat out.
+        paced = level["paced_bids"]
+        assert level["paced_rps"] == r["levels"]["100"]["paced_rps"]
+        assert level["paced_rps"] <= scale.PACED_FRACTION * r["levels"]["100"]["bids"]["per_s"] + 1
+        assert paced["ops"] > 0 and paced["cpu_ms_per_op"] > 0 and len(paced["cpu_ms_per_op_runs"]) == scale.REPEATS
+        assert paced["per_s"] <= level["paced_rps"] * 1.2  # held to the offered load, not flat out
         assert level["creates"]["ops"] > 0 and level["creates"]["status"].get("OK", 0) > 0
         # The per-auction caches report their sizes (on the shared stack they hold other tests' auctions too).
         assert level["memory"]["entries"]["gavel_bid_sellers_known"] >= 1
@@ -61,7 +67,17 @@ def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
     assert w["deliveries"] >= w["watchers"]  # every watcher saw its auction's bid
     assert w["stream_svc_nats_subscriptions"] >= w["auctions"]  # one per watched auction
 
-    assert set(r["ratios"]) >= {"bid_cost_400_vs_100", "create_cost_400_vs_100", "bid_p99_400_vs_100"}
+    assert set(r["ratios"]) >= {
+        "bid_cost_400_vs_100",
+        "create_cost_400_vs_100",
+        "bid_p99_400_vs_100",
+        "bid_cost_saturated_400_vs_100",
+        "paced_rate_400_vs_100",
+    }
+    # The named ratios are the paced runs' (the same offered load at both N).
+    assert r["ratios"]["bid_cost_400_vs_100"] == (
+        r["levels"]["400"]["paced_bids"]["cpu_ms_per_op"] / r["levels"]["100"]["paced_bids"]["cpu_ms_per_op"]
+    )
     doc = capacity.render(r, None)
     model = capacity.model(r, None)
     # The bench's bids go to bid_svc directly: Envoy's share may round to nothing, the path's may not.
