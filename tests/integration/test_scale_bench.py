@@ -49,6 +49,8 @@ def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
         assert level["paced_rps"] <= scale.PACED_FRACTION * r["levels"]["100"]["bids"]["per_s"] + 1
         assert paced["ops"] > 0 and paced["cpu_ms_per_op"] > 0 and len(paced["cpu_ms_per_op_runs"]) == scale.REPEATS
         assert paced["per_s"] <= level["paced_rps"] * 1.2  # held to the offered load, not flat out
+        reads = level["reads"]  # the raw point read, alone
+        assert reads["ops"] > 0 and scale.read_cost(reads) > 0
         assert level["creates"]["ops"] > 0 and level["creates"]["status"].get("OK", 0) > 0
         # The per-auction caches report their sizes (on the shared stack they hold other tests' auctions too).
         assert level["memory"]["entries"]["gavel_bid_sellers_known"] >= 1
@@ -71,13 +73,15 @@ def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
         "bid_cost_400_vs_100",
         "create_cost_400_vs_100",
         "bid_p99_400_vs_100",
-        "bid_cost_saturated_400_vs_100",
+        "bid_cost_paced_400_vs_100",
         "paced_rate_400_vs_100",
+        "bound_bid_cost_400_vs_100",
     }
-    # The named ratios are the paced runs' (the same offered load at both N).
+    # The issue's ratios are the flat-out runs'; the bound adds one raw point read to a bid.
     assert r["ratios"]["bid_cost_400_vs_100"] == (
-        r["levels"]["400"]["paced_bids"]["cpu_ms_per_op"] / r["levels"]["100"]["paced_bids"]["cpu_ms_per_op"]
+        r["levels"]["400"]["bids"]["cpu_ms_per_op"] / r["levels"]["100"]["bids"]["cpu_ms_per_op"]
     )
+    assert r["ratios"]["bound_bid_cost_400_vs_100"] > 1
     doc = capacity.render(r, None)
     model = capacity.model(r, None)
     # The bench's bids go to bid_svc directly: Envoy's share may round to nothing, the path's may not.
