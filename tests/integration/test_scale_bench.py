@@ -9,6 +9,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bench import capacity, scale
 from bench.runs import GHZ_DEFAULT
 from devstack.stack import Stack
@@ -49,6 +51,12 @@ def test_the_scale_bench_at_a_small_n(stack: Stack, settings: Settings) -> None:
         assert level["paced_rps"] <= scale.PACED_FRACTION * r["levels"]["100"]["bids"]["per_s"] + 1
         assert paced["ops"] > 0 and paced["cpu_ms_per_op"] > 0 and len(paced["cpu_ms_per_op_runs"]) == scale.REPEATS
         assert paced["per_s"] <= level["paced_rps"] * 1.2  # held to the offered load, not flat out
+        # The nodetool JVM that flushes after each run is kept apart, not charged to ghz or the op.
+        cpu = level["bids"]["cpu_s_per_1000"]
+        assert cpu["nodetool"] > 0 and cpu["ghz"] > 0
+        assert level["bids"]["cpu_ms_per_op"] == pytest.approx(
+            sum(v for k, v in cpu.items() if k not in ("envoy", "nodetool"))
+        )
         reads = level["reads"]  # the raw point read, alone
         assert reads["ops"] > 0 and scale.read_cost(reads) > 0
         assert level["creates"]["ops"] > 0 and level["creates"]["status"].get("OK", 0) > 0
