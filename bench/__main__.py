@@ -40,7 +40,7 @@ from gavel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
-BARE_GRPC_PORT = 45998
+BARE_GRPC_PORT = 25998
 
 
 def lot(now: datetime) -> Auction:

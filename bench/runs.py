@@ -27,22 +27,25 @@ GHZ_DEFAULT = Path.home() / ".cache" / "gavel" / "bin" / "ghz-v0.121.0"
 
 def bench_settings(data_dir: Path, offset: int = 0) -> Settings:
     """The bench stack's settings; ``offset`` moves every port, for a second stack beside it
-    (the scale bench measures two side by side)."""
+    (the scale bench measures two side by side). Every port, offset 1000 included, is below
+    Linux's ephemeral range (32768 and up): there a client socket of anything else on the
+    machine may hold it as its own end, and a bench's Cassandra once failed to start on
+    49042 ("Address already in use") with nothing listening there."""
     o = offset
     return Settings(
-        auction_port=45051 + o,
-        bid_port=45052 + o,
-        stream_port=45053 + o,
-        auction_metrics_port=49101 + o,
-        bid_metrics_port=49102 + o,
-        stream_metrics_port=49103 + o,
-        envoy_port=48080 + o,
-        envoy_admin_port=49901 + o,
-        cassandra_port=49042 + o,
-        cassandra_storage_port=47000 + o,
-        nats_url=f"nats://127.0.0.1:{44222 + o}",
-        nats_port=44222 + o,
-        nats_monitor_port=48222 + o,
+        auction_port=25051 + o,
+        bid_port=25052 + o,
+        stream_port=25053 + o,
+        auction_metrics_port=29101 + o,
+        bid_metrics_port=29102 + o,
+        stream_metrics_port=29103 + o,
+        envoy_port=28080 + o,
+        envoy_admin_port=29901 + o,
+        cassandra_port=29042 + o,
+        cassandra_storage_port=27000 + o,
+        nats_url=f"nats://127.0.0.1:{24222 + o}",
+        nats_port=24222 + o,
+        nats_monitor_port=28222 + o,
         data_dir=data_dir,
         log_level="WARNING",
         # One bench user drives thousands of PlaceBid a second through Envoy: the gateway's

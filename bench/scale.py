@@ -707,13 +707,13 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-scale-"))).model_copy(
-        update={"cassandra_jmx_port": 47199}
+        update={"cassandra_jmx_port": 27199}
     )
     with running(settings) as stack, contextlib.ExitStack() as beside:
         baseline = None
         if not args.sequential and len(sizes) > 1:
             base_settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-scale-base-")), 1000).model_copy(
-                update={"cassandra_jmx_port": 48199}
+                update={"cassandra_jmx_port": 28199}
             )
             baseline = (base_settings, beside.enter_context(running(base_settings)))
         results = run(
