@@ -153,9 +153,12 @@ bench: install $(GHZ)
 	$(PY) -m bench --ghz $(GHZ)
 
 # Where a bid's CPU goes: py-spy on bid_svc and JFR on Cassandra under the bench's PlaceBid
-# load, into build/profile/ (flame graph, top functions, NATS counters).
+# load, into build/profile/ (flame graph, top functions, NATS counters, CPU by thread pool).
+# PROFILE_ARGS='--auctions 100000 --no-jfr --out build/profile-100k' bids over 100,000 open
+# auctions instead (compare with a run at --auctions 1000; see bench/profile.py).
+PROFILE_ARGS ?=
 profile: install $(GHZ)
-	$(PY) -m bench.profile --ghz $(GHZ)
+	$(PY) -m bench.profile --ghz $(GHZ) $(PROFILE_ARGS)
 
 # Cost against the number of open auctions (1k, 100k, 1M), the closer and the watchers at
 # scale: bench/scale.json, a table, and docs/capacity.md regenerated from the figures.

@@ -46,7 +46,7 @@ import httpx
 import nats
 from cassandra.cluster import Session
 
-from bench import capacity, fanout, jvm
+from bench import capacity, fanout, jvm, procfs
 from bench.fanout import rss_bytes
 from bench.runs import GHZ_DEFAULT, bench_settings, delta, ghz, measure, summary
 from devstack import components
@@ -71,6 +71,9 @@ REPEATS = 3
 #: what the largest N sustains (0.77x the smallest's, measured), so both keep up with it.
 PACED_FRACTION = 0.5
 BIDDER = "scale-bidder"
+#: Cassandra's local JMX port on the bench stack, for nodetool (``Bench.settle``); the second
+#: stack's is 1000 above, like its other ports. Below the ephemeral range, like them.
+JMX_PORT = 27199
 #: The issue's goals for the ratios: ceilings.
 GOALS = {"bid_cost_1m_vs_1k": 1.1, "create_cost_1m_vs_1k": 1.1, "bid_p99_1m_vs_1k": 1.2, "close_lag_p99_s": 5.0}
 
@@ -116,6 +119,13 @@ async def load(store: AuctionStore, start: int, stop: int, now: datetime) -> Non
         await store.import_many([lot(i, now) for i in range(chunk, min(chunk + 5_000, stop))])
 
 
+def rising_bids(n: int, rng: random.Random) -> list[dict[str, object]]:
+    """ghz's PlaceBid messages over a sample drawn uniformly from the N loaded auctions, each
+    bid's amount the time it is sent (so each beats the one before it: ``Bench.bid_run``)."""
+    ids = [lot_id(i) for i in rng.sample(range(n), min(n, SAMPLE))]
+    return [{"auction_id": str(a), "amount": "{{.TimestampUnixMilli}}"} for a in ids]
+
+
 @dataclass
 class Bench:
     """The stack and what each run needs of it."""
@@ -152,7 +162,13 @@ class Bench:
             return result
 
         tool_before = self.nodetool_cpu_s
+        threads_before = procfs.threads(self.pids["cassandra"])
         result, metrics = measure(self.pids, self.settings, settled)
+        ops = result["ops"]
+        cassandra_s = result["cpu_s_per_1000"]["cassandra"] * ops / 1000
+        result["cassandra_pools_ms_per_op"] = procfs.pools_per_op(
+            self.pids["cassandra"], threads_before, cassandra_s, ops
+        )
         cpu = result["cpu_s_per_1000"]
         cpu["nodetool"] = 1000 * (self.nodetool_cpu_s - tool_before) / max(1, result["ops"])
         cpu["ghz"] -= cpu["nodetool"]  # measure counts every finished child as ghz
@@ -160,7 +176,7 @@ class Bench:
         result["bid_svc_counters"] = {
             k: v
             for k, v in delta(*metrics, "gavel_").items()
-            if v and ("decisions" in k or "conflicts" in k or "answers" in k or "notifications" in k)
+            if v and any(w in k for w in ("decisions", "conflicts", "answers", "notifications", "python_gc"))
         }
         return result
 
@@ -174,8 +190,7 @@ class Bench:
         at every N (accepted) and a level compares the same work, not a mix that shifts with N
         (random amounts are mostly refused among a thousand auctions, accepted among a million).
         ``rps``: paced at that offered load (``PACED_FRACTION``); else as fast as it goes."""
-        ids = [lot_id(i) for i in rng.sample(range(n), min(n, SAMPLE))]
-        data: list[dict[str, object]] = [{"auction_id": str(a), "amount": "{{.TimestampUnixMilli}}"} for a in ids]
+        data = rising_bids(n, rng)
         token = mint_dev_token(BIDDER, self.settings.jwt_secret)
         target = self.settings.target("bid")
         return self.measured(lambda: ghz(self.ghz_bin, target, token, data, self.concurrency, self.seconds, rps=rps))
@@ -707,13 +722,13 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-scale-"))).model_copy(
-        update={"cassandra_jmx_port": 27199}
+        update={"cassandra_jmx_port": JMX_PORT}
     )
     with running(settings) as stack, contextlib.ExitStack() as beside:
         baseline = None
         if not args.sequential and len(sizes) > 1:
             base_settings = bench_settings(Path(tempfile.mkdtemp(prefix="gavel-scale-base-")), 1000).model_copy(
-                update={"cassandra_jmx_port": 28199}
+                update={"cassandra_jmx_port": JMX_PORT + 1000}
             )
             baseline = (base_settings, beside.enter_context(running(base_settings)))
         results = run(
