@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gavel import durations, services
@@ -181,6 +181,9 @@ class Settings(BaseSettings):
         return value
 
     log_level: str = "INFO"
+    # Python's garbage collector: a young collection every gc_thresholds[0] allocations (the
+    # default 700 promotes every in-flight call's objects; see gavel.gc_policy).
+    gc_thresholds: tuple[PositiveInt, PositiveInt, PositiveInt] = (10_000, 10, 10)
     # Seconds in-flight RPCs get to finish after SIGTERM.
     shutdown_grace: float = 10.0
 
