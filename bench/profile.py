@@ -29,7 +29,6 @@ import asyncio
 import collections
 import json
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -87,7 +86,7 @@ def jfr_samples(printed: str) -> list[tuple[str, list[str]]]:
     for line in printed.splitlines():
         text = line.strip()
         if text.startswith("sampledThread = "):
-            thread = re.sub(r"[-:#]?\d+$", "", text.split('"')[1])
+            thread = procfs.pool(text.split('"')[1])
         elif text == "stackTrace = [":
             frames, in_stack = [], True
         elif in_stack and text == "]":
@@ -194,8 +193,9 @@ def main() -> None:
         "--auctions",
         type=int,
         default=0,
-        help="open auctions loaded as make bench-scale loads them, bids drawn uniformly from all of them"
-        " (what a bid on an auction no cache knows costs); default: 500 created, as make bench's",
+        help="open auctions loaded as make bench-scale loads them, each run's bids over a sample drawn"
+        " uniformly from all of them (what a bid on an auction no cache knows costs); default: 500"
+        " created, as make bench's",
     )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
@@ -242,14 +242,9 @@ def main() -> None:
         requests_before = cassandra_requests(session)
         threads_before = procfs.threads(pids["cassandra"])
         ran, metrics = measure(pids, settings, lambda: ghz(args.ghz, target, token, data(), args.concurrency, secs))
+        pools = procfs.pools_per_op(pids["cassandra"], threads_before, int(ran["ops"]))
         after = varz(settings.nats_monitor_port)
         requests_after = cassandra_requests(session)
-        pools = procfs.pools_per_op(
-            pids["cassandra"],
-            threads_before,
-            ran["cpu_s_per_1000"]["cassandra"] * int(ran["ops"]) / 1000,
-            int(ran["ops"]),
-        )
         if jcmd:
             for command in (["JFR.dump", "name=gavel", f"filename={recording}"], ["JFR.stop", "name=gavel"]):
                 subprocess.run([jcmd, str(pids["cassandra"]), *command], check=True, capture_output=True)
@@ -277,7 +272,7 @@ def main() -> None:
     gc_ms = {k: 1000 * v / max(1, bids) for k, v in delta(*metrics, "gavel_python_gc_seconds_total").items()}
     (out / "cpu.json").write_text(
         json.dumps(
-            {"bids": bids, "cpu_ms_per_bid": cpu, "cassandra_pools_ms_per_bid": pools, "bid_svc_gc_ms_per_bid": gc_ms},
+            {"bids": bids, "cpu_ms_per_bid": cpu, "cassandra_pools_ms_per_op": pools, "bid_svc_gc_ms_per_bid": gc_ms},
             indent=2,
         )
         + "\n"
@@ -290,7 +285,10 @@ def main() -> None:
     print(f"cassandra requests per bid ({bids} bids):")
     for k, v in requests.items():
         print(f"  {v:6.3f}  {k}")
-    print("CPU ms per bid (py-spy counts as ghz): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    print(
+        "CPU ms per bid (py-spy's own in no figure; it stops bid_svc at each sample): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+    )
     print(
         "bid_svc's garbage collector, ms per bid by generation: " + ", ".join(f"{k} {v:.3f}" for k, v in gc_ms.items())
     )

@@ -16,15 +16,14 @@ more before it is collected; cycles are still found, only later.
 
 The time is a counter (``gavel_python_gc_seconds_total``, by generation): prometheus_client
 counts collections but not their time, and a profiler charges it to whichever line happened
-to allocate when the collector ran. Plain floats read when scraped: the callback runs twice
-per collection.
+to allocate when the collector ran.
 """
 
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -33,6 +32,11 @@ from prometheus_client.registry import Collector
 
 
 class GcTime(Collector):
+    """Kept in plain floats and read when scraped, not in a ``Counter``, whose lock would be
+    taken twice per collection, hundreds of times a second. One start time is enough: CPython
+    runs one collection at a time in a process (whichever thread triggers it, the Cassandra
+    driver's included), and a collection asked for inside a callback does nothing."""
+
     def __init__(self) -> None:
         self.seconds = [0.0, 0.0, 0.0]
         self._started = 0.0
@@ -58,10 +62,12 @@ class GcTime(Collector):
 _timer: GcTime | None = None
 
 
-def install(thresholds: tuple[int, int, int]) -> GcTime:
+def install(thresholds: tuple[int, int, int]) -> Callable[[], None]:
     """Once a service is set up, before it serves: what exists now lives as long as the
-    process, so it is frozen out of every collection; then the thresholds (``Settings``)."""
+    process, so it is frozen out of every collection; then the thresholds (``Settings``).
+    Returns what undoes both, for a service run inside another process (the tests)."""
     global _timer
+    before = gc.get_threshold()
     gc.collect()  # setup's own garbage goes first, rather than be frozen with the rest
     gc.freeze()
     gc.set_threshold(*thresholds)
@@ -69,4 +75,9 @@ def install(thresholds: tuple[int, int, int]) -> GcTime:
         _timer = GcTime()
         gc.callbacks.append(_timer)
         REGISTRY.register(_timer)
-    return _timer
+
+    def undo() -> None:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+    return undo

@@ -64,7 +64,7 @@ async def serve(spec: ServiceSpec, settings: Settings, stop: asyncio.Event | Non
         await spec.setup(server, resources, settings)
         address = f"{settings.bind_host}:{spec.port(settings)}"
         server.add_insecure_port(address)
-        gc_policy.install(settings.gc_thresholds)
+        resources.callback(gc_policy.install(settings.gc_thresholds))
         start_http_server(spec.metrics_port(settings), addr=settings.bind_host)
         await server.start()
         for name in ("", *(n for n in spec.service_names if settings.dev_mode or n not in services.DEV_ONLY)):

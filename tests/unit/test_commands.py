@@ -39,7 +39,8 @@ def test_a_time_with_its_offset_is_kept_as_that_instant() -> None:
 
 @pytest.mark.parametrize("stamp", ["2026-12-07T14:00:00", "2026-12-07 14:00:00"])
 def test_a_time_without_a_timezone_is_not_a_command(stamp: str) -> None:
-    """The worker compares stamps with its own clock (UTC): a naive one would be read as
-    whatever zone its host is in, so it is refused (and dead-lettered) instead."""
+    """The worker compares a command's stamps with its own clock (UTC): a naive one would be
+    read as whatever zone its host is in, so it is refused (and dead-lettered) instead. (The
+    state a bid carries is the API's read, whose times the driver makes aware.)"""
     with pytest.raises(ValidationError, match="timezone"):
         commands.decode(_bid(stamp))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 
 import pytest
 from prometheus_client import REGISTRY
@@ -12,12 +13,19 @@ from gavel import gc_policy
 from gavel.settings import Settings
 
 
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
 @pytest.fixture
-def restored() -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
+def undo() -> Iterator[list[Callable[[], None]]]:
+    """What the test installs is undone after it, as ``serve`` undoes it when it returns."""
     gc.unfreeze()
-    gc.set_threshold(*thresholds)
+    installed: list[Callable[[], None]] = []
+    yield installed
+    for u in installed:
+        u()
 
 
 def test_the_thresholds_are_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,17 +37,26 @@ def test_the_thresholds_are_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
-def test_install_freezes_what_setup_made_and_sets_the_thresholds(restored: None) -> None:
+def test_install_freezes_what_setup_kept_collects_its_garbage_and_can_be_undone(undo: list[Callable[[], None]]) -> None:
+    thresholds = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
     kept = [[i] for i in range(1000)]  # what a service's setup leaves behind
-    gc_policy.install((12_345, 11, 12))
+    garbage = weakref.ref(_Node())  # and what it dropped
+    undo.append(gc_policy.install((12_345, 11, 12)))
     assert gc.get_threshold() == (12_345, 11, 12)
     assert gc.get_freeze_count() >= len(kept)
+    assert garbage() is None
+    undo.pop()()
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0
 
 
-def test_the_time_in_each_generation_is_counted(restored: None) -> None:
-    gc_policy.install((10_000, 10, 10))
-    before = REGISTRY.get_sample_value("gavel_python_gc_seconds_total", {"generation": "2"}) or 0.0
+@pytest.mark.parametrize("generation", [0, 1, 2])
+def test_the_time_in_each_generation_is_counted(undo: list[Callable[[], None]], generation: int) -> None:
+    undo.append(gc_policy.install((10_000, 10, 10)))
+    labels = {"generation": str(generation)}
+    before = REGISTRY.get_sample_value("gavel_python_gc_seconds_total", labels) or 0.0
     for _ in range(3):
-        gc.collect()
-    after = REGISTRY.get_sample_value("gavel_python_gc_seconds_total", {"generation": "2"})
+        gc.collect(generation)
+    after = REGISTRY.get_sample_value("gavel_python_gc_seconds_total", labels)
     assert after is not None and after > before
