@@ -171,10 +171,14 @@ def cassandra_requests(session: Session) -> dict[str, int]:
 def _bids(
     settings: Settings, stack: Stack, session: Session, store: AuctionStore, args: argparse.Namespace
 ) -> Callable[[], list[dict[str, object]]]:
-    """The auctions bid on, made ready: ``make bench``'s 500, or ``--auctions`` loaded and
-    settled as ``make bench-scale`` does, each run then bidding over a fresh uniform sample."""
+    """The auctions bid on, made ready and warmed up: ``make bench``'s 500 (ten seconds of
+    bids), or ``--auctions`` loaded, settled and warmed as ``make bench-scale`` does (until
+    Cassandra's JIT is quiet), each run then bidding over a fresh uniform sample."""
     if not args.auctions:
         lots = asyncio.run(create_lots(settings, store, 500))
+        target = f"127.0.0.1:{settings.bid_port}"
+        token = mint_dev_token("bench-bidder", settings.jwt_secret)
+        ghz(args.ghz, target, token, bid_data(lots), args.concurrency, 10)  # warm
         return lambda: bid_data(lots)
     asyncio.run(scale.load(store, 0, args.auctions, datetime.now(UTC)))
     bench = scale.Bench(settings, stack, session, store, args.ghz, args.concurrency, args.seconds)
@@ -219,7 +223,6 @@ def main() -> None:
         token = mint_dev_token("bench-bidder", settings.jwt_secret)
         target = f"127.0.0.1:{settings.bid_port}"
         data = _bids(settings, stack, session, store, args)
-        ghz(args.ghz, target, token, data(), args.concurrency, 10)  # warm
         pids = {name: p.pid for name, p in stack.processes.items()}
         secs = args.seconds
         collapsed = out / "bid_svc.collapsed"

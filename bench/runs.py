@@ -65,10 +65,16 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     """CPU used so far by each stack process, by this process (the raw baselines' client) and
     by its finished children (ghz): every run pays for its own client too, on the same cores."""
     out = {name: procfs.cpu_seconds(Path(f"/proc/{pid}/stat")) for name, pid in pids.items()}
-    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
     out["bench"] = me.ru_utime + me.ru_stime
-    out["ghz"] = children.ru_utime + children.ru_stime
+    out["ghz"] = children_cpu_s()
     return out
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (ghz, nodetool)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
 
 
 def scrape(settings: Settings) -> dict[str, float]:

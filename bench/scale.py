@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ from cassandra.cluster import Session
 
 from bench import capacity, fanout, jvm, procfs
 from bench.fanout import rss_bytes
-from bench.runs import GHZ_DEFAULT, bench_settings, delta, ghz, measure, summary
+from bench.runs import GHZ_DEFAULT, bench_settings, children_cpu_s, delta, ghz, measure, summary
 from devstack import components
 from devstack.stack import Stack, running
 from gavel import bus, cql
@@ -247,7 +246,7 @@ class Bench:
         home = components.cassandra_home(self.settings)
         # The module exports Cassandra's own JVM needs, which nodetool's classes need too.
         jvm_options = (components.HERE / "cassandra" / "jvm.options").read_text().split()
-        before = _children_cpu_s()
+        before = children_cpu_s()
         subprocess.run(
             [
                 "java",
@@ -262,7 +261,7 @@ class Bench:
             check=True,
             capture_output=True,
         )
-        self.nodetool_cpu_s += _children_cpu_s() - before
+        self.nodetool_cpu_s += children_cpu_s() - before
 
     def settle(self, deadline_s: float = 900, *, everything: bool = False) -> float:
         """After a load: its memtables flushed and the compactions it set off finished, so a
@@ -301,11 +300,6 @@ def _gauges(settings: Settings, port: int) -> dict[str, float]:
         for line in text.splitlines()
         if line.startswith("gavel_") and "{" not in line.split(" ")[0]
     }
-
-
-def _children_cpu_s() -> float:
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return children.ru_utime + children.ru_stime
 
 
 async def _stream_size(settings: Settings) -> dict[str, float]:

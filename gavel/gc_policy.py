@@ -11,8 +11,8 @@ took 1.01 and 0.94 ms of bid_svc's CPU per bid in two runs, 0.45 and 0.52 of it 
 generation (0.38 in all at 1,000 auctions). With a young collection every 10,000
 allocations, and what setup made (modules, descriptors, the driver's metadata, prepared
 statements) frozen out of every collection: 0.24, none in the oldest generation, and bid_svc
-took 3.53 ms per bid against 5.46 and 4.64. Memory: the young generation holds up to 10,000 objects
-more before it is collected; cycles are still found, only later.
+took 3.53 ms per bid against 5.46 and 4.64. Memory: the young generation holds up to 10,000
+objects more before it is collected; cycles are still found, only later.
 
 The time is a counter (``gavel_python_gc_seconds_total``, by generation): prometheus_client
 counts collections but not their time, and a profiler charges it to whichever line happened
