@@ -42,6 +42,9 @@ OWNED = Gauge("gavel_bid_partitions_owned", "Log partitions this worker owns.")
 LEASE_CHANGES = Counter(
     "gavel_bid_lease_changes_total", "Partition leases this worker took, lost or gave up (to rebalance).", ["change"]
 )
+#: After a round that NATS failed: soon, so that the leases' age at the first renewal after a
+#: JetStream election is the election plus this, not plus a quarter TTL more.
+RETRY_FAILED_ROUND_S = 0.5
 KNOWN = Gauge(
     "gavel_bid_known_auctions", "Auction states kept between groups (an LRU per owned partition, KNOWN_AUCTIONS each)."
 )
@@ -74,14 +77,19 @@ class Worker:
         self.resume_points = await bucket(self.js, "bid_resume", None, s.nats_replicas)
         try:
             while not stop.is_set():
+                pause = s.lease_ttl / 4
                 try:
                     await self._rebalance(leases, members)
                 except (TimeoutError, nats.errors.Error) as exc:
+                    # A bucket without a leader (a NATS server died; JetStream elects a new one
+                    # 4-9 s later): the leases age meanwhile, so try again soon, not a quarter
+                    # TTL after the election.
                     log.warning("lease round failed: %s", exc)
+                    pause = RETRY_FAILED_ROUND_S
                 except Exception:  # a bug in one round must not end ownership for good
                     log.exception("lease round failed")
                 try:
-                    await asyncio.wait_for(stop.wait(), s.lease_ttl / 4)
+                    await asyncio.wait_for(stop.wait(), pause)
                 except TimeoutError:
                     pass
         finally:
@@ -96,16 +104,10 @@ class Worker:
     async def _rebalance(self, leases: Leases, members: KeyValue) -> None:
         """One lease round. Renewals come first and run concurrently, and taking new
         partitions stops at ``lease_ttl / 4``: a round that took 32 partitions one by one on
-        a loaded machine once ran past the TTL, and the worker lost every lease it held."""
+        a loaded machine once ran past the TTL, and the worker lost every lease it held.
+        First means before the membership too: the two buckets elect their leaders apart, and
+        one without a leader must not keep the other's leases from being renewed."""
         deadline = time.monotonic() + self.settings.lease_ttl / 4
-        await members.put(self.worker_id, b"alive")
-        try:
-            live = len(await members.keys())
-        except NoKeysError:
-            live = 1
-        partitions = self.settings.bid_partitions
-        share = math.ceil(partitions / max(live, 1))
-
         held = list(self._partitions)
         renewed = await asyncio.gather(*(leases.renew(str(n)) for n in held))
         lost = [n for n, kept in zip(held, renewed, strict=False) if not kept]
@@ -118,6 +120,14 @@ class Worker:
             if not partition.running and number not in self._restarting:
                 log.warning("partition %d stopped (%s): restarting it", number, partition.ending)
                 await self._restart(number)
+
+        await members.put(self.worker_id, b"alive")
+        try:
+            live = len(await members.keys())
+        except NoKeysError:
+            live = 1
+        partitions = self.settings.bid_partitions
+        share = math.ceil(partitions / max(live, 1))
 
         while len(self._partitions) > share:
             number = max(self._partitions)

@@ -51,7 +51,7 @@ PRODUCTION: dict[str, Any] = {
     "cassandra_replication": "{'class': 'NetworkTopologyStrategy', 'datacenter1': 3}",
     "nats_replicas": 3,
     "bid_partitions": 64,
-    "lease_ttl": 10.0,
+    "lease_ttl": 16.0,
     "shutdown_grace": 10.0,
 }
 NODES = 3

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     # (renewed every quarter of it). This is how long a dead worker's partitions wait for a
     # new owner. 4 s proved too short: in the failover test under CPU load, a live worker's
     # renewals (JetStream writes, each fsynced) landed after 4 s and it lost every partition.
+    # Replicated buckets need more: the TTL must outlive an election of the bucket's leader
+    # (k8s/base/config.yaml: 16 s on a cluster).
     lease_ttl: float = 10.0
 
     # The sale after the close. The payment window an auction gets when its seller names
