@@ -112,15 +112,15 @@ class Elections:
 
 
 @contextlib.asynccontextmanager
-async def _elections(cluster: ClusterStack, spared: str) -> AsyncIterator[Elections]:
-    """Heard on the servers other than ``spared``'s victim, so that none is missed while a
-    client connected to it would reconnect."""
+async def _elections(cluster: ClusterStack, victim: str) -> AsyncIterator[Elections]:
+    """Heard on the servers other than ``victim`` (the one to be killed), so that none is
+    missed while a client connected to it would reconnect."""
     heard = Elections()
 
     async def note(msg: Msg) -> None:
         heard.heard.append((time.monotonic(), msg.subject.rsplit(".", 1)[1]))
 
-    nc = await nats.connect([f"nats://127.0.0.1:{n.port}" for n in cluster.nats if n.name != spared])
+    nc = await nats.connect([f"nats://127.0.0.1:{n.port}" for n in cluster.nats if n.name != victim])
     try:
         await nc.subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.*", cb=note)
         await nc.flush()
@@ -269,7 +269,7 @@ async def test_a_node_of_each_cluster_dies_under_load_and_no_acknowledged_bid_is
     try:
         await load.until(lambda b: len(b.acknowledged) >= BEFORE)
         leader = await _bid_log_leader(s)
-        async with _elections(cluster, spared=leader) as elections:
+        async with _elections(cluster, victim=leader) as elections:
             phases.append(await _fault(cluster, load, Phase(f"kill -9 {leader} (the bid log's leader)", leader)))
             first = cluster.cassandra[0].name
             phases.append(await _fault(cluster, load, Phase(f"kill -9 {first} (first contact point)", first)))
