@@ -27,11 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 import nats
 from cassandra.cluster import Cluster
 from nats.aio.msg import Msg
-from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.cluster import ClusterStack
 from gavel import bus
@@ -41,6 +39,7 @@ from gavel.auth import mint_dev_token
 from gavel.settings import Settings
 from tests.chaos.load import DECIDED, BidLoad, Sent, until_available
 from tests.cluster.report import MEMORY, NodeFigures, record
+from tests.e2e.api_client import metric_families
 from tests.integration.bidding import (
     all_bids,
     as_others_see,
@@ -131,11 +130,10 @@ async def _elections(cluster: ClusterStack, victim: str) -> AsyncIterator[Electi
 
 def _leases_lost(settings: Settings) -> int:
     """Partition leases the live worker found gone (``gavel_bid_lease_changes_total``)."""
-    text = httpx.get(f"http://127.0.0.1:{settings.bid_metrics_port}/metrics", timeout=5).text
     return int(
         sum(
             sample.value
-            for family in text_string_to_metric_families(text)
+            for family in metric_families(settings)
             for sample in family.samples
             if sample.name == "gavel_bid_lease_changes_total" and sample.labels.get("change") == "lost"
         )
